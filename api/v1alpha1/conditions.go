@@ -1,0 +1,24 @@
+package v1alpha1
+
+// Condition types of a GenAIPlatform. Ready summarises the others.
+const (
+	ConditionReady              = "Ready"
+	ConditionGatewayReady       = "GatewayReady"
+	ConditionProvidersReady     = "ProvidersReady"
+	ConditionModelClustersReady = "ModelClustersReady"
+	ConditionModelsReady        = "ModelsReady"
+	// ConditionReconciling and ConditionStalled follow kstatus: present only while True.
+	ConditionReconciling = "Reconciling"
+	ConditionStalled     = "Stalled"
+)
+
+// Labels and annotations the operator puts on every child object.
+const (
+	// LabelManagedBy marks objects the operator manages; the operator's Secret cache sees only these.
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	ManagedByValue   = "genai-platform-operator"
+	LabelPlatform    = "platform.genai.dev/platform"
+	LabelPlatformNS  = "platform.genai.dev/platform-namespace"
+	LabelComponent   = "platform.genai.dev/component"
+	FinalizerCleanup = "platform.genai.dev/cleanup"
+)

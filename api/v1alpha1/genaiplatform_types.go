@@ -1,0 +1,742 @@
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// GenAIPlatform declares a whole two-tier GenAI platform: a Tier One Envoy AI Gateway in this cluster (one
+// OpenAI-compatible entry point), outside model providers, Tier Two gateways in model-serving clusters, and
+// the self-hosted models that run there. The operator creates and keeps every child object and rolls their
+// status up into this resource.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=genai;gaip,categories=genai
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Models",type=string,JSONPath=`.status.modelsSummary`,description="ready/total models"
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it is used in labels of every child object"
+type GenAIPlatform struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   GenAIPlatformSpec   `json:"spec"`
+	Status GenAIPlatformStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// GenAIPlatformList is a list of GenAIPlatforms.
+type GenAIPlatformList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []GenAIPlatform `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&GenAIPlatform{}, &GenAIPlatformList{})
+}
+
+// GenAIPlatformSpec is the desired platform.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.routes) || m.routes.all(r, has(self.providers) && self.providers.exists(p, p.name == r.provider)))",message="spec.models[].routes[].provider must name a provider of spec.providers"
+// +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.selfHosted) || m.selfHosted.placements.all(pl, has(self.modelClusters) && self.modelClusters.exists(c, c.name == pl.cluster)))",message="spec.models[].selfHosted.placements[].cluster must name a model cluster of spec.modelClusters"
+// +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.selfHosted) || m.selfHosted.placements.all(pl, !has(self.modelClusters) || !self.modelClusters.exists(c, c.name == pl.cluster) || self.modelClusters.exists(c, c.name == pl.cluster && has(c.nodePools) && c.nodePools.exists(np, np.name == pl.nodePool))))",message="spec.models[].selfHosted.placements[].nodePool must name a node pool of the placement's model cluster"
+// +kubebuilder:validation:XValidation:rule="!has(self.gateway.limits) || self.gateway.limits.all(l, !has(l.models) || l.models.all(n, has(self.models) && self.models.exists(m, m.name == n)))",message="spec.gateway.limits[].models must name models of spec.models"
+type GenAIPlatformSpec struct {
+	// Gateway is the Tier One gateway: the platform's single OpenAI-compatible entry point, in the cluster
+	// and namespace of this GenAIPlatform.
+	Gateway GatewaySpec `json:"gateway"`
+
+	// Providers are the outside model providers Tier One may route to.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Providers []ProviderSpec `json:"providers,omitempty"`
+
+	// ModelClusters are the model-serving clusters, each with its own Tier Two gateway.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	ModelClusters []ModelClusterSpec `json:"modelClusters,omitempty"`
+
+	// Models are what clients may ask for, by the "model" field of their requests.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=256
+	Models []ModelSpec `json:"models,omitempty"`
+
+	// Observability configures tracing, access logs and metrics of the gateways.
+	// +optional
+	Observability *ObservabilitySpec `json:"observability,omitempty"`
+}
+
+// GatewaySpec is the Tier One gateway.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !self.limits.exists(l, l.perClient) || has(self.clientAuth)",message="spec.gateway.limits[].perClient needs spec.gateway.clientAuth: without client identity there is no client to count per"
+type GatewaySpec struct {
+	// GatewayClassName is the GatewayClass of the Tier One Gateway. Empty: the operator creates and manages
+	// a GatewayClass for Envoy Gateway (controllerName gateway.envoyproxy.io/gatewayclass-controller).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	GatewayClassName string `json:"gatewayClassName,omitempty"`
+
+	// Listener is where clients connect.
+	// +kubebuilder:default={protocol: HTTPS}
+	Listener ListenerSpec `json:"listener,omitempty"`
+
+	// Replicas is the number of Envoy proxy replicas of the Tier One gateway.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// ClientAuth says who may call the platform. Empty: anyone who reaches the listener.
+	// +optional
+	ClientAuth *ClientAuthSpec `json:"clientAuth,omitempty"`
+
+	// Limits are token budgets enforced at Tier One.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=32
+	Limits []TokenLimit `json:"limits,omitempty"`
+}
+
+// ListenerProtocol is the protocol clients speak to the Tier One gateway.
+// +kubebuilder:validation:Enum=HTTP;HTTPS
+type ListenerProtocol string
+
+const (
+	ListenerHTTP  ListenerProtocol = "HTTP"
+	ListenerHTTPS ListenerProtocol = "HTTPS"
+)
+
+// ListenerSpec is the Tier One gateway's listener.
+//
+// +kubebuilder:validation:XValidation:rule="self.protocol != 'HTTPS' || has(self.tlsSecretRef)",message="spec.gateway.listener.tlsSecretRef is required when protocol is HTTPS"
+type ListenerSpec struct {
+	// Protocol is HTTP or HTTPS.
+	// +kubebuilder:default=HTTPS
+	Protocol ListenerProtocol `json:"protocol,omitempty"`
+
+	// Port is the listener port. Empty: 443 for HTTPS, 80 for HTTP.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port *int32 `json:"port,omitempty"`
+
+	// Hostname is the host name clients use (also the endpoint reported in status). Empty: any host name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Hostname string `json:"hostname,omitempty"`
+
+	// TLSSecretRef names a kubernetes.io/tls Secret in this namespace with the listener's certificate.
+	// Required for HTTPS.
+	// +optional
+	TLSSecretRef *SecretReference `json:"tlsSecretRef,omitempty"`
+}
+
+// SecretReference names a Secret. Only Secrets in the GenAIPlatform's own namespace are allowed (as in
+// Gateway API without a ReferenceGrant); another namespace is refused with a condition.
+type SecretReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Namespace of the Secret. Empty or the GenAIPlatform's namespace: any other is refused.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// SecretKeyReference names one key of a Secret.
+type SecretKeyReference struct {
+	// Name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Namespace of the Secret. Empty or the GenAIPlatform's namespace: any other is refused.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+
+	// Key in the Secret's data. Empty: the Secret's only key, or the conventional key of the credential
+	// (apiKey, credentials, service_account.json, client-secret, kubeconfig, token).
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key,omitempty"`
+}
+
+// ClientAuthSpec says how clients authenticate to Tier One. API keys and JWT may both be set: a request
+// passes with either.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.apiKeys) || has(self.jwt)",message="spec.gateway.clientAuth needs apiKeys or jwt"
+type ClientAuthSpec struct {
+	// APIKeys authenticates clients by API key: each data key of the Secret is a client id, its value that
+	// client's key.
+	// +optional
+	APIKeys *APIKeyAuth `json:"apiKeys,omitempty"`
+
+	// JWT authenticates clients by a bearer JSON Web Token.
+	// +optional
+	JWT *JWTAuth `json:"jwt,omitempty"`
+
+	// ClientIDHeader is the request header that carries the authenticated client id to the backends and to
+	// the rate limiter.
+	// +optional
+	// +kubebuilder:default=x-genai-client-id
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]+$`
+	// +kubebuilder:validation:MaxLength=64
+	ClientIDHeader string `json:"clientIDHeader,omitempty"`
+}
+
+// APIKeyAuth authenticates clients with keys held in a Secret.
+type APIKeyAuth struct {
+	// SecretRef names the Secret: each data key is a client id, its value that client's key.
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Header is where clients send their key. Empty: "Authorization: Bearer <key>".
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Header string `json:"header,omitempty"`
+}
+
+// JWTAuth authenticates clients with JSON Web Tokens.
+type JWTAuth struct {
+	// Issuer is the expected "iss" claim.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Issuer string `json:"issuer"`
+
+	// JWKSURI is where the issuer's signing keys are published (https).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://`
+	JWKSURI string `json:"jwksURI"`
+
+	// Audiences are the accepted "aud" values. Empty: any audience.
+	// +optional
+	// +kubebuilder:validation:MaxItems=16
+	Audiences []string `json:"audiences,omitempty"`
+
+	// ClientIDClaim is the claim that names the client.
+	// +optional
+	// +kubebuilder:default=sub
+	// +kubebuilder:validation:MaxLength=253
+	ClientIDClaim string `json:"clientIDClaim,omitempty"`
+}
+
+// LimitPeriod is the period a token budget covers.
+// +kubebuilder:validation:Enum=Second;Minute;Hour;Day
+type LimitPeriod string
+
+// TokenType says which tokens a budget counts.
+// +kubebuilder:validation:Enum=Total;Input;Output
+type TokenType string
+
+const (
+	TokensTotal  TokenType = "Total"
+	TokensInput  TokenType = "Input"
+	TokensOutput TokenType = "Output"
+)
+
+// TokenLimit is a token budget enforced at Tier One by Envoy Gateway's global rate limit (which needs its
+// Redis backend configured in Envoy Gateway).
+type TokenLimit struct {
+	// Name identifies the budget.
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Tokens is the budget per period.
+	// +kubebuilder:validation:Minimum=1
+	Tokens int64 `json:"tokens"`
+
+	// Per is the period: Second, Minute, Hour or Day.
+	Per LimitPeriod `json:"per"`
+
+	// PerClient gives every client its own budget (needs clientAuth); false: one budget shared by all.
+	// +optional
+	PerClient bool `json:"perClient,omitempty"`
+
+	// Models limits the budget to these models; empty: every model.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=128
+	Models []string `json:"models,omitempty"`
+
+	// TokenType is which tokens count against the budget.
+	// +optional
+	// +kubebuilder:default=Total
+	TokenType TokenType `json:"tokenType,omitempty"`
+}
+
+// ProviderType is the kind of outside model provider.
+// +kubebuilder:validation:Enum=OpenAI;AzureOpenAI;Anthropic;AWSBedrock;GCPVertexAI;GCPAnthropic;Cohere;OpenAICompatible
+type ProviderType string
+
+const (
+	ProviderOpenAI           ProviderType = "OpenAI"
+	ProviderAzureOpenAI      ProviderType = "AzureOpenAI"
+	ProviderAnthropic        ProviderType = "Anthropic"
+	ProviderAWSBedrock       ProviderType = "AWSBedrock"
+	ProviderGCPVertexAI      ProviderType = "GCPVertexAI"
+	ProviderGCPAnthropic     ProviderType = "GCPAnthropic"
+	ProviderCohere           ProviderType = "Cohere"
+	ProviderOpenAICompatible ProviderType = "OpenAICompatible"
+)
+
+// ProviderSpec is an outside model provider reached from Tier One.
+//
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['AzureOpenAI', 'OpenAICompatible']) || has(self.hostname)",message="hostname is required for providers of type AzureOpenAI and OpenAICompatible"
+// +kubebuilder:validation:XValidation:rule="(self.type == 'AWSBedrock') == has(self.aws)",message="aws is required for type AWSBedrock and allowed only for it"
+// +kubebuilder:validation:XValidation:rule="(self.type in ['GCPVertexAI', 'GCPAnthropic']) == has(self.gcp)",message="gcp is required for types GCPVertexAI and GCPAnthropic and allowed only for them"
+// +kubebuilder:validation:XValidation:rule="self.type == 'AzureOpenAI' || !has(self.azure)",message="azure is allowed only for type AzureOpenAI"
+// +kubebuilder:validation:XValidation:rule="self.type != 'AzureOpenAI' || (has(self.credentials) != has(self.azure))",message="type AzureOpenAI needs exactly one of credentials (an API key) or azure (Entra ID)"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic', 'Cohere']) || has(self.credentials)",message="credentials is required for types OpenAI, Anthropic and Cohere"
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['AWSBedrock', 'GCPVertexAI', 'GCPAnthropic']) || !has(self.credentials)",message="credentials is not used for AWSBedrock, GCPVertexAI and GCPAnthropic: set aws.credentialsSecretRef or gcp.credentialsSecretRef"
+type ProviderSpec struct {
+	// Name identifies the provider in routes; a DNS label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Type is the provider's API: OpenAI, AzureOpenAI, Anthropic, AWSBedrock, GCPVertexAI, GCPAnthropic,
+	// Cohere or OpenAICompatible (any service speaking the OpenAI API).
+	Type ProviderType `json:"type"`
+
+	// Hostname of the provider's API. Defaulted per type (api.openai.com, api.anthropic.com,
+	// api.cohere.com, bedrock-runtime.<region>.amazonaws.com, <region>-aiplatform.googleapis.com); required
+	// for AzureOpenAI and OpenAICompatible.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Hostname string `json:"hostname,omitempty"`
+
+	// Port of the provider's API (TLS).
+	// +optional
+	// +kubebuilder:default=443
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+
+	// APIVersion is the provider API version where the provider needs one (AzureOpenAI:
+	// "2025-01-01-preview"; GCPAnthropic: the Anthropic version). Empty: the gateway's default.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	APIVersion string `json:"apiVersion,omitempty"`
+
+	// PathPrefix is the API path prefix of an OpenAICompatible provider (for example "/v1" or
+	// "/api/openai/v1"). Empty: "/v1".
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^/`
+	PathPrefix string `json:"pathPrefix,omitempty"`
+
+	// Credentials is the provider API key (OpenAI, AzureOpenAI, Anthropic, Cohere, OpenAICompatible).
+	// +optional
+	Credentials *ProviderCredentials `json:"credentials,omitempty"`
+
+	// AWS configures AWS Bedrock: region and, optionally, a credentials file Secret. Without a Secret the
+	// gateway uses its pod's own cloud identity (IRSA, EKS Pod Identity).
+	// +optional
+	AWS *AWSProviderSpec `json:"aws,omitempty"`
+
+	// GCP configures Vertex AI: project, region and, optionally, a service-account key Secret.
+	// +optional
+	GCP *GCPProviderSpec `json:"gcp,omitempty"`
+
+	// Azure authenticates to Azure OpenAI with Entra ID (a client secret) instead of an API key.
+	// +optional
+	Azure *AzureProviderSpec `json:"azure,omitempty"`
+}
+
+// ProviderCredentials holds a provider API key.
+type ProviderCredentials struct {
+	// SecretRef names the Secret and key that hold the API key.
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// AWSProviderSpec configures AWS Bedrock.
+type AWSProviderSpec struct {
+	// Region of Bedrock, for example us-east-1.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]+$`
+	Region string `json:"region"`
+
+	// CredentialsSecretRef names an AWS shared credentials file. Empty: the pod's own cloud identity.
+	// +optional
+	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// GCPProviderSpec configures Google Vertex AI.
+type GCPProviderSpec struct {
+	// ProjectName is the Google Cloud project.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ProjectName string `json:"projectName"`
+
+	// Region of Vertex AI, for example us-central1.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[a-z0-9-]+$`
+	Region string `json:"region"`
+
+	// CredentialsSecretRef names a service-account key JSON. Empty: the pod's own cloud identity.
+	// +optional
+	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
+}
+
+// AzureProviderSpec authenticates to Azure OpenAI with an Entra ID application.
+type AzureProviderSpec struct {
+	// ClientID of the Entra ID application.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	ClientID string `json:"clientID"`
+
+	// TenantID of the Entra ID tenant.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	TenantID string `json:"tenantID"`
+
+	// ClientSecretRef names the application's client secret.
+	ClientSecretRef SecretKeyReference `json:"clientSecretRef"`
+}
+
+// ModelClusterSpec is a model-serving cluster with its Tier Two gateway.
+type ModelClusterSpec struct {
+	// Name identifies the cluster in placements; a DNS label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// KubeconfigSecretRef names a kubeconfig for the cluster. Empty: the cluster this GenAIPlatform lives in.
+	// +optional
+	KubeconfigSecretRef *SecretKeyReference `json:"kubeconfigSecretRef,omitempty"`
+
+	// Namespace in the model cluster for the Tier Two gateway and the InferenceServices; created if absent.
+	// +optional
+	// +kubebuilder:default=genai-models
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Namespace string `json:"namespace,omitempty"`
+
+	// Address is how Tier One reaches this cluster's Tier Two gateway. Empty: the Tier Two Gateway's
+	// status address.
+	// +optional
+	Address *ClusterAddress `json:"address,omitempty"`
+
+	// Replicas is the number of Envoy proxy replicas of the Tier Two gateway.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// NodePools are the cluster's GPU node pools models can be placed on.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=16
+	NodePools []NodePoolSpec `json:"nodePools,omitempty"`
+}
+
+// ClusterAddress is a Tier Two gateway address as seen from Tier One.
+type ClusterAddress struct {
+	// Hostname (or IP address) of the Tier Two gateway.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Hostname string `json:"hostname"`
+
+	// Port of the Tier Two gateway.
+	// +optional
+	// +kubebuilder:default=443
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=65535
+	Port int32 `json:"port,omitempty"`
+}
+
+// NodePoolSpec is a set of GPU nodes a model can be placed on.
+type NodePoolSpec struct {
+	// Name identifies the pool in placements; a DNS label.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// NodeSelector selects the pool's nodes.
+	// +optional
+	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
+
+	// Tolerations let model pods run on the pool's tainted nodes.
+	// +optional
+	// +listType=atomic
+	Tolerations []corev1.Toleration `json:"tolerations,omitempty"`
+
+	// GPUResourceName is the extended resource the pool's GPUs are counted in.
+	// +optional
+	// +kubebuilder:default="nvidia.com/gpu"
+	GPUResourceName corev1.ResourceName `json:"gpuResourceName,omitempty"`
+}
+
+// ModelSpec is a model clients may ask for.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.selfHosted) || (has(self.routes) && size(self.routes) > 0)",message="a model needs selfHosted or at least one entry in routes"
+type ModelSpec struct {
+	// Name is what clients send in the "model" field of their requests (letters, digits, '.', '_', '-',
+	// '/', ':'), for example meta-llama/Llama-3.1-8B-Instruct.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9._/:-]*$`
+	Name string `json:"name"`
+
+	// SelfHosted serves the model on the platform's own GPUs with KServe.
+	// +optional
+	SelfHosted *SelfHostedModel `json:"selfHosted,omitempty"`
+
+	// Routes send the model to outside providers.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Routes []ModelRoute `json:"routes,omitempty"`
+}
+
+// SelfHostedModel is a model served by KServe InferenceServices in model clusters.
+type SelfHostedModel struct {
+	// StorageURI is where the weights come from (hf://, s3://, gs://, pvc://, https://, oci://).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^(hf|s3|gs|pvc|https?|oci)://`
+	StorageURI string `json:"storageUri"`
+
+	// GPUs per replica, requested and limited in the node pool's GPU resource.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=64
+	GPUs int32 `json:"gpus,omitempty"`
+
+	// CredentialsSecretRef names the model download credentials (for example a Hugging Face token).
+	// +optional
+	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
+
+	// Runtime is the KServe ServingRuntime. Empty: KServe picks the Hugging Face (vLLM) runtime.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Runtime string `json:"runtime,omitempty"`
+
+	// Args are extra arguments for the model server.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Args []string `json:"args,omitempty"`
+
+	// Env are extra environment variables for the model server.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Env []corev1.EnvVar `json:"env,omitempty"`
+
+	// Resources are extra CPU and memory requests and limits; GPUs come from gpus.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// Placements say where the model runs; several mean multi-cluster, weighted or failover.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=map
+	// +listMapKey=cluster
+	// +listMapKey=nodePool
+	Placements []Placement `json:"placements"`
+}
+
+// Placement runs a self-hosted model on a node pool of a model cluster.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",message="maxReplicas must be at least minReplicas"
+type Placement struct {
+	// Cluster names a model cluster of spec.modelClusters.
+	// +kubebuilder:validation:MaxLength=63
+	Cluster string `json:"cluster"`
+
+	// NodePool names a node pool of that cluster.
+	// +kubebuilder:validation:MaxLength=63
+	NodePool string `json:"nodePool"`
+
+	// MinReplicas is the autoscaling floor.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	MinReplicas int32 `json:"minReplicas"`
+
+	// MaxReplicas is the autoscaling ceiling. Empty: minReplicas.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
+
+	// Weight shares traffic among backends of the same priority. Empty: 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Priority orders backends: 0 is used first, 1 when every 0 fails, and so on. Empty: 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16
+	Priority *int32 `json:"priority,omitempty"`
+}
+
+// ModelRoute sends a model to an outside provider.
+type ModelRoute struct {
+	// Provider names a provider of spec.providers.
+	// +kubebuilder:validation:MaxLength=63
+	Provider string `json:"provider"`
+
+	// Model is the provider's name of the model. Empty: the model's own name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Model string `json:"model,omitempty"`
+
+	// Weight shares traffic among backends of the same priority. Empty: 1.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	Weight *int32 `json:"weight,omitempty"`
+
+	// Priority orders backends: 0 is used first, 1 when every 0 fails, and so on. Empty: 0.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16
+	Priority *int32 `json:"priority,omitempty"`
+}
+
+// ObservabilitySpec configures tracing, access logs and metrics.
+type ObservabilitySpec struct {
+	// Tracing sends OpenTelemetry traces of every request.
+	// +optional
+	Tracing *TracingSpec `json:"tracing,omitempty"`
+
+	// AccessLog writes one line per request with the model, the backend and token usage.
+	// +optional
+	AccessLog *AccessLogSpec `json:"accessLog,omitempty"`
+}
+
+// TracingSpec configures OpenTelemetry tracing.
+type TracingSpec struct {
+	// OTLPEndpoint is the OTLP/gRPC collector, for example http://otel-collector.monitoring:4317.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^/:]+(:[0-9]+)?/?$`
+	OTLPEndpoint string `json:"otlpEndpoint"`
+
+	// SamplingRatio is the fraction of requests traced, "0" to "1".
+	// +optional
+	// +kubebuilder:default="1"
+	// +kubebuilder:validation:Pattern=`^(0(\.[0-9]+)?|1(\.0+)?)$`
+	SamplingRatio string `json:"samplingRatio,omitempty"`
+}
+
+// AccessLogSpec configures access logs.
+type AccessLogSpec struct {
+	// Enabled turns access logs on.
+	Enabled bool `json:"enabled"`
+}
+
+// GenAIPlatformStatus is the observed state of the platform.
+type GenAIPlatformStatus struct {
+	// ObservedGeneration is the generation last reconciled successfully.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// Endpoint is where clients send requests.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Conditions: Ready summarises; GatewayReady, ProvidersReady, ModelClustersReady and ModelsReady say
+	// which part holds it back; Reconciling and Stalled (kstatus) are present only while True.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// ReadyModels is the number of models that can serve requests.
+	ReadyModels int32 `json:"readyModels"`
+
+	// TotalModels is the number of models in the spec.
+	TotalModels int32 `json:"totalModels"`
+
+	// ModelsSummary is "readyModels/totalModels", for kubectl get.
+	// +optional
+	ModelsSummary string `json:"modelsSummary,omitempty"`
+
+	// Models is the state of each model.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Models []ModelStatus `json:"models,omitempty"`
+
+	// ModelClusters is the state of each model cluster.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	ModelClusters []ModelClusterStatus `json:"modelClusters,omitempty"`
+
+	// Providers is the state of each provider.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Providers []ProviderStatus `json:"providers,omitempty"`
+}
+
+// ComponentStatus is the state of one part of the platform.
+type ComponentStatus struct {
+	// Name of the part, as in the spec.
+	Name string `json:"name"`
+	// Ready is true when the part works.
+	Ready bool `json:"ready"`
+	// Reason is a CamelCase word saying why the part is (not) ready.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says it for humans.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// ModelStatus is the state of one model.
+type ModelStatus struct {
+	ComponentStatus `json:",inline"`
+	// Routes are the backends currently routed to, as "provider:<name>" or "cluster:<name>/<pool>".
+	// +optional
+	Routes []string `json:"routes,omitempty"`
+}
+
+// ModelClusterStatus is the state of one model cluster.
+type ModelClusterStatus struct {
+	ComponentStatus `json:",inline"`
+	// GatewayAddress is the address Tier One uses for the cluster's Tier Two gateway.
+	// +optional
+	GatewayAddress string `json:"gatewayAddress,omitempty"`
+}
+
+// ProviderStatus is the state of one provider.
+type ProviderStatus struct {
+	ComponentStatus `json:",inline"`
+}

@@ -1,0 +1,39 @@
+package render
+
+import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// llmBufferLimit replaces Envoy Gateway's 32 KiB default connection buffer, far too small for LLM request
+// bodies (long prompts, images, tool definitions); 50 MiB is what Envoy AI Gateway's examples use.
+var llmBufferLimit = resource.MustParse("50Mi")
+
+// clientTrafficPolicy sizes the Tier One listener for LLM traffic.
+func clientTrafficPolicy(p *platformv1.GenAIPlatform) *egv1a1.ClientTrafficPolicy {
+	limit := llmBufferLimit.DeepCopy()
+	return &egv1a1.ClientTrafficPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindClientTrafficPolicy},
+		ObjectMeta: objectMeta(p, clientTrafficPolicyName(p), "tier-one"),
+		Spec: egv1a1.ClientTrafficPolicySpec{
+			PolicyTargetReferences: egv1a1.PolicyTargetReferences{
+				TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{gatewayTargetRef(p)},
+			},
+			Connection: &egv1a1.ClientConnection{BufferLimit: &limit},
+		},
+	}
+}
+
+func gatewayTargetRef(p *platformv1.GenAIPlatform) gwapiv1.LocalPolicyTargetReferenceWithSectionName {
+	return gwapiv1.LocalPolicyTargetReferenceWithSectionName{
+		LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{
+			Group: gwapiv1.GroupName,
+			Kind:  "Gateway",
+			Name:  gwapiv1.ObjectName(GatewayName(p)),
+		},
+	}
+}

@@ -1,0 +1,61 @@
+package render
+
+import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// ListenerName is the name of the Tier One Gateway's one listener.
+const ListenerName = "llm"
+
+// gateway is the Tier One Gateway: one listener, the platform's entry point.
+func gateway(p *platformv1.GenAIPlatform) *gwapiv1.Gateway {
+	l := p.Spec.Gateway.Listener
+	listener := gwapiv1.Listener{
+		Name:     ListenerName,
+		Protocol: gwapiv1.HTTPProtocolType,
+		Port:     gwapiv1.PortNumber(ListenerPort(p)),
+	}
+	if l.Hostname != "" {
+		h := gwapiv1.Hostname(l.Hostname)
+		listener.Hostname = &h
+	}
+	if l.Protocol != platformv1.ListenerHTTP {
+		listener.Protocol = gwapiv1.HTTPSProtocolType
+		mode := gwapiv1.TLSModeTerminate
+		listener.TLS = &gwapiv1.ListenerTLSConfig{Mode: &mode}
+		if l.TLSSecretRef != nil {
+			listener.TLS.CertificateRefs = []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(l.TLSSecretRef.Name)}}
+		}
+	}
+	return &gwapiv1.Gateway{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "Gateway"},
+		ObjectMeta: objectMeta(p, GatewayName(p), "tier-one"),
+		Spec: gwapiv1.GatewaySpec{
+			GatewayClassName: gwapiv1.ObjectName(gatewayClassName(p)),
+			Listeners:        []gwapiv1.Listener{listener},
+			Infrastructure: &gwapiv1.GatewayInfrastructure{
+				ParametersRef: &gwapiv1.LocalParametersReference{
+					Group: gwapiv1.Group(egv1a1.GroupName),
+					Kind:  gwapiv1.Kind(egv1a1.KindEnvoyProxy),
+					Name:  envoyProxyName(p),
+				},
+			},
+		},
+	}
+}
+
+// ListenerPort is the Tier One listener port: the spec's, else 443 for HTTPS and 80 for HTTP.
+func ListenerPort(p *platformv1.GenAIPlatform) int32 {
+	l := p.Spec.Gateway.Listener
+	switch {
+	case l.Port != nil:
+		return *l.Port
+	case l.Protocol == platformv1.ListenerHTTP:
+		return 80
+	}
+	return 443
+}

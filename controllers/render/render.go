@@ -1,0 +1,93 @@
+// Package render turns a GenAIPlatform and the facts observed about its world into the objects that
+// should exist. It does no I/O: every input is in Input, every output in Output, which is what lets the
+// golden tests (testdata/*.in.yaml -> *.out.yaml) pin down the operator's behaviour object by object.
+package render
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// Input is everything render needs.
+type Input struct {
+	Platform *platformv1.GenAIPlatform
+
+	// Credentials are the managed credential Secrets' data, by provider name, already in the key layout
+	// BackendSecurityPolicy expects. A provider that needs a Secret and has no entry here is left out (its
+	// status says why), so that one broken Secret never breaks the routes of the others.
+	Credentials map[string]map[string][]byte
+}
+
+// Output is the desired state.
+type Output struct {
+	// TierOne are the objects in the platform's own cluster, in apply order.
+	TierOne []client.Object
+
+	// Providers lists the providers that were rendered (their credentials resolved).
+	Providers map[string]bool
+
+	// Routes says, by model name, which backends Tier One routes the model to ("provider:<name>").
+	// A model missing here has no usable backend.
+	Routes map[string][]string
+}
+
+// Render computes the desired state.
+func Render(in Input) Output {
+	p := in.Platform
+	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}}
+
+	if p.Spec.Gateway.GatewayClassName == "" {
+		out.TierOne = append(out.TierOne, gatewayClass(p))
+	}
+	out.TierOne = append(out.TierOne, envoyProxy(p), gateway(p), clientTrafficPolicy(p))
+
+	for i := range p.Spec.Providers {
+		pr := &p.Spec.Providers[i]
+		src := ProviderCredentialSource(pr)
+		data, haveData := in.Credentials[pr.Name]
+		if src.Ref != nil && !haveData {
+			continue
+		}
+		out.Providers[pr.Name] = true
+		if src.Ref != nil {
+			out.TierOne = append(out.TierOne, providerSecret(p, pr, data))
+		}
+		out.TierOne = append(out.TierOne,
+			providerBackend(p, pr),
+			providerBackendTLSPolicy(p, pr),
+			providerAIServiceBackend(p, pr))
+		if bsp := providerBackendSecurityPolicy(p, pr, src.Ref != nil); bsp != nil {
+			out.TierOne = append(out.TierOne, bsp)
+		}
+	}
+
+	rules := modelRules(p, out.Providers, out.Routes)
+	out.TierOne = append(out.TierOne, aiGatewayRoutes(p, rules)...)
+	return out
+}
+
+// objectMeta is the metadata of a namespaced Tier One child: the platform's namespace, the operator's
+// labels and a controller owner reference, so that Kubernetes' garbage collector backs up the
+// operator's own cleanup.
+func objectMeta(p *platformv1.GenAIPlatform, name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       p.Namespace,
+		Labels:          Labels(p, component),
+		OwnerReferences: []metav1.OwnerReference{ownerRef(p)},
+	}
+}
+
+func ownerRef(p *platformv1.GenAIPlatform) metav1.OwnerReference {
+	return metav1.OwnerReference{
+		APIVersion:         platformv1.GroupVersion.String(),
+		Kind:               "GenAIPlatform",
+		Name:               p.Name,
+		UID:                p.UID,
+		Controller:         ptr.To(true),
+		BlockOwnerDeletion: ptr.To(true),
+	}
+}

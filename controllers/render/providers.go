@@ -68,3 +68,18 @@ func providerPort(pr *platformv1.ProviderSpec) int32 {
 	}
 	return defaultProviderPort
 }
+
+// PickSecretKey chooses the key of a user's Secret that holds a credential: the reference's key, else
+// the Secret's only key, else the conventional key. It returns the key and whether it holds a value.
+func PickSecretKey(data map[string][]byte, refKey, conventionalKey string) (string, bool) {
+	key := refKey
+	if key == "" {
+		key = conventionalKey
+		if len(data) == 1 {
+			for k := range data {
+				key = k
+			}
+		}
+	}
+	return key, len(data[key]) > 0
+}

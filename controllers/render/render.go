@@ -4,10 +4,12 @@
 package render
 
 import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
@@ -32,14 +34,43 @@ type Output struct {
 	// Routes says, by model name, which backends Tier One routes the model to ("provider:<name>").
 	// A model missing here has no usable backend.
 	Routes map[string][]string
+
+	// RouteOfModel names the AIGatewayRoute shard that holds each routed model's rule.
+	RouteOfModel map[string]string
+
+	// GatewayClassName is the operator-managed GatewayClass, empty when the user brings their own.
+	GatewayClassName string
+
+	providerBackend map[string]string
+}
+
+// ProviderObjects names the children whose acceptance makes a provider ready, as status.ChildKey does.
+func (o Output) ProviderObjects(provider string) []string {
+	var keys []string
+	for _, obj := range o.TierOne {
+		if obj.GetLabels()[platformv1.LabelComponent] != "provider" || obj.GetName() != o.providerBackend[provider] {
+			continue
+		}
+		switch obj.(type) {
+		case *aigv1b1.AIServiceBackend:
+			keys = append(keys, "AIServiceBackend/"+obj.GetName())
+		case *aigv1b1.BackendSecurityPolicy:
+			keys = append(keys, "BackendSecurityPolicy/"+obj.GetName())
+		case *egv1a1.Backend:
+			keys = append(keys, "Backend/"+obj.GetName())
+		}
+	}
+	return keys
 }
 
 // Render computes the desired state.
 func Render(in Input) Output {
 	p := in.Platform
-	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}}
+	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}, RouteOfModel: map[string]string{},
+		providerBackend: map[string]string{}}
 
 	if p.Spec.Gateway.GatewayClassName == "" {
+		out.GatewayClassName = gatewayClassName(p)
 		out.TierOne = append(out.TierOne, gatewayClass(p))
 	}
 	out.TierOne = append(out.TierOne, envoyProxy(p), gateway(p), clientTrafficPolicy(p))
@@ -52,6 +83,7 @@ func Render(in Input) Output {
 			continue
 		}
 		out.Providers[pr.Name] = true
+		out.providerBackend[pr.Name] = ProviderBackendName(p, pr.Name)
 		if src.Ref != nil {
 			out.TierOne = append(out.TierOne, providerSecret(p, pr, data))
 		}
@@ -65,7 +97,9 @@ func Render(in Input) Output {
 	}
 
 	rules := modelRules(p, out.Providers, out.Routes)
-	out.TierOne = append(out.TierOne, aiGatewayRoutes(p, rules)...)
+	for _, route := range aiGatewayRoutes(p, rules, out.RouteOfModel) {
+		out.TierOne = append(out.TierOne, route)
+	}
 	return out
 }
 

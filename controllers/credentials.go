@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+// credentials is what the reconciler learned from the Secrets a platform references.
+type credentials struct {
+	// byProvider is the managed Secret data per provider, in BackendSecurityPolicy's key layout.
+	byProvider map[string]map[string][]byte
+	problems   map[string]status.Problem
+}
+
+// resolveCredentials reads each provider's Secret directly from the API server (the operator's cache
+// holds only Secrets it labels). A provider whose Secret is missing keeps the last good managed copy, if
+// there is one, so that a Secret deleted by mistake does not cut traffic; its status still says what is
+// wrong. Values never leave this function except into the managed Secret's data.
+func (r *GenAIPlatformReconciler) resolveCredentials(ctx context.Context, p *platformv1.GenAIPlatform) credentials {
+	out := credentials{byProvider: map[string]map[string][]byte{}, problems: map[string]status.Problem{}}
+	for i := range p.Spec.Providers {
+		pr := &p.Spec.Providers[i]
+		src := render.ProviderCredentialSource(pr)
+		if src.Ref == nil {
+			continue
+		}
+		value, prob := r.readSecretKey(ctx, p, *src.Ref, src.ManagedKey)
+		if prob == nil {
+			out.byProvider[pr.Name] = map[string][]byte{src.ManagedKey: value}
+			continue
+		}
+		if last := r.lastGoodCredentials(ctx, p, pr.Name, src.ManagedKey); last != nil {
+			out.byProvider[pr.Name] = last
+			prob.Message += "; the gateway keeps using the last good copy of the credentials"
+		}
+		out.problems[pr.Name] = *prob
+	}
+	return out
+}
+
+// readSecretKey returns one value of a referenced Secret, or a problem that names the Secret and key
+// (never a value).
+func (r *GenAIPlatformReconciler) readSecretKey(ctx context.Context, p *platformv1.GenAIPlatform, ref platformv1.SecretKeyReference, conventionalKey string) ([]byte, *status.Problem) {
+	if prob := checkSecretNamespace(p, ref.Namespace, ref.Name); prob != nil {
+		return nil, prob
+	}
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &status.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
+				Message: fmt.Sprintf("Secret %s/%s not found", p.Namespace, ref.Name)}
+		}
+		return nil, &status.Problem{Reason: status.ReasonSecretNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
+	}
+	key, ok := render.PickSecretKey(s.Data, ref.Key, conventionalKey)
+	if !ok {
+		keys := make([]string, 0, len(s.Data))
+		for k := range s.Data {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		return nil, &status.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
+			Message: fmt.Sprintf("Secret %s/%s has no non-empty key %q (it has: %s)", p.Namespace, ref.Name, key, strings.Join(keys, ", "))}
+	}
+	return s.Data[key], nil
+}
+
+func checkSecretNamespace(p *platformv1.GenAIPlatform, ns, name string) *status.Problem {
+	if ns == "" || ns == p.Namespace {
+		return nil
+	}
+	return &status.Problem{Reason: status.ReasonCrossNamespaceSecret, Stalled: true,
+		Message: fmt.Sprintf("Secret %s/%s is in another namespace: a GenAIPlatform may reference Secrets in its own namespace (%s) only", ns, name, p.Namespace)}
+}
+
+// lastGoodCredentials is the managed Secret's current data, read from the operator's (label-filtered)
+// cache, or nil.
+func (r *GenAIPlatformReconciler) lastGoodCredentials(ctx context.Context, p *platformv1.GenAIPlatform, provider, key string) map[string][]byte {
+	var s corev1.Secret
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: render.ProviderSecretName(p, provider)}, &s); err != nil {
+		return nil
+	}
+	if len(s.Data[key]) == 0 {
+		return nil
+	}
+	return map[string][]byte{key: s.Data[key]}
+}
+
+// specProblem finds spec errors that admission cannot see because they depend on the platform's own
+// namespace: a reference to a Secret in another namespace where nothing per-provider can contain it.
+func specProblem(p *platformv1.GenAIPlatform) *status.Problem {
+	if ref := p.Spec.Gateway.Listener.TLSSecretRef; ref != nil {
+		if prob := checkSecretNamespace(p, ref.Namespace, ref.Name); prob != nil {
+			prob.Message = "spec.gateway.listener.tlsSecretRef: " + prob.Message
+			prob.Reason = status.ReasonInvalidSpec
+			return prob
+		}
+	}
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.APIKeys != nil {
+		if prob := checkSecretNamespace(p, ca.APIKeys.SecretRef.Namespace, ca.APIKeys.SecretRef.Name); prob != nil {
+			prob.Message = "spec.gateway.clientAuth.apiKeys.secretRef: " + prob.Message
+			prob.Reason = status.ReasonInvalidSpec
+			return prob
+		}
+	}
+	return nil
+}
+
+// referencedSecrets are the names of the Secrets a platform reads, in its namespace: a change to any of
+// them triggers a reconcile.
+func referencedSecrets(p *platformv1.GenAIPlatform) map[string]bool {
+	out := map[string]bool{}
+	add := func(name, ns string) {
+		if ns == "" || ns == p.Namespace {
+			out[name] = true
+		}
+	}
+	for i := range p.Spec.Providers {
+		if ref := render.ProviderCredentialSource(&p.Spec.Providers[i]).Ref; ref != nil {
+			add(ref.Name, ref.Namespace)
+		}
+	}
+	if ref := p.Spec.Gateway.Listener.TLSSecretRef; ref != nil {
+		add(ref.Name, ref.Namespace)
+	}
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.APIKeys != nil {
+		add(ca.APIKeys.SecretRef.Name, ca.APIKeys.SecretRef.Namespace)
+	}
+	for _, mc := range p.Spec.ModelClusters {
+		if mc.KubeconfigSecretRef != nil {
+			add(mc.KubeconfigSecretRef.Name, mc.KubeconfigSecretRef.Namespace)
+		}
+	}
+	for _, m := range p.Spec.Models {
+		if m.SelfHosted != nil && m.SelfHosted.CredentialsSecretRef != nil {
+			add(m.SelfHosted.CredentialsSecretRef.Name, m.SelfHosted.CredentialsSecretRef.Namespace)
+		}
+	}
+	return out
+}

@@ -1,0 +1,303 @@
+// Package controllers reconciles GenAIPlatforms. The reconciler is a pipeline:
+//
+//	observe (Secrets, served CRDs) -> render (pure) -> apply + prune -> observe children -> status (pure)
+//
+// with the status written once, in a deferred patch, and observedGeneration advanced only when the
+// desired state was fully applied.
+package controllers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+// requeueForMissingCRDs is how often a platform whose child CRDs are missing looks again.
+const requeueForMissingCRDs = 30 * time.Second
+
+// GenAIPlatformReconciler reconciles GenAIPlatform objects.
+type GenAIPlatformReconciler struct {
+	// Client reads from the manager's cache (which holds only Secrets the operator labels) and writes.
+	Client client.Client
+	// APIReader reads referenced user Secrets directly, so they never enter the cache.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+
+	applier *apply.Applier
+	kinds   []childKind
+	watches *childWatches
+}
+
+// +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;backendtlspolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=envoyproxies;clienttrafficpolicies;backends,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=aigateway.envoyproxy.io,resources=aigatewayroutes;aiservicebackends;backendsecuritypolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
+
+// Reconcile runs the pipeline for one platform.
+func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	p := &platformv1.GenAIPlatform{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	served, missing, err := r.watches.available(r.kinds)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !p.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, p, served)
+	}
+	if !controllerutil.ContainsFinalizer(p, platformv1.FinalizerCleanup) {
+		before := p.DeepCopy()
+		controllerutil.AddFinalizer(p, platformv1.FinalizerCleanup)
+		if err := r.Client.Patch(ctx, p, client.MergeFrom(before)); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+
+	sc := newScope(p)
+	defer func() { retErr = errors.Join(retErr, sc.close(ctx, r.Client, r.Recorder)) }()
+
+	in := status.Input{Platform: p, MissingKinds: missing}
+	if prob := specProblem(p); prob != nil {
+		in.Invalid = prob
+		p.Status = status.Compute(in)
+		return ctrl.Result{}, nil
+	}
+
+	creds := r.resolveCredentials(ctx, p)
+	desired := render.Render(render.Input{Platform: p, Credentials: creds.byProvider})
+	applyErr := r.deploy(ctx, p, desired.TierOne, served)
+
+	in.ProviderProblems = creds.problems
+	in.ApplyError = applyErr
+	in.Routes = desired.Routes
+	in.RouteOfModel = desired.RouteOfModel
+	in.GatewayClassName = desired.GatewayClassName
+	in.GatewayName = render.GatewayName(p)
+	in.ProviderObjects = desired.ProviderObjects
+	in.Children, in.GatewayAddresses = r.observeChildren(ctx, desired.TierOne, served)
+	p.Status = status.Compute(in)
+	if applyErr == nil {
+		p.Status.ObservedGeneration = p.Generation
+	}
+	if len(missing) > 0 {
+		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
+	}
+	return ctrl.Result{}, applyErr
+}
+
+// deploy applies every desired object whose kind is served, then prunes the platform's labelled
+// objects that are no longer desired. One failing object does not stop the others.
+func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, desired []client.Object, served map[schema.GroupVersionKind]bool) error {
+	var errs []error
+	keep := map[string]bool{}
+	for _, obj := range desired {
+		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+		if err != nil {
+			return err
+		}
+		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
+		if !served[gvk] {
+			continue
+		}
+		if _, err := r.applier.Apply(ctx, obj); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.prune(ctx, p, served, keep); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (r *GenAIPlatformReconciler) prune(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool, keep map[string]bool) error {
+	var errs []error
+	for _, k := range r.kinds {
+		if !served[k.gvk] {
+			continue
+		}
+		list := k.list.DeepCopyObject().(client.ObjectList)
+		if _, err := r.applier.Prune(ctx, list, client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// finalize deletes every object of the platform, the cluster-scoped ones included (owner references
+// cannot reach them), then lets the platform go.
+func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool) error {
+	if !controllerutil.ContainsFinalizer(p, platformv1.FinalizerCleanup) {
+		return nil
+	}
+	if err := r.prune(ctx, p, served, nil); err != nil {
+		return err
+	}
+	before := p.DeepCopy()
+	controllerutil.RemoveFinalizer(p, platformv1.FinalizerCleanup)
+	return client.IgnoreNotFound(r.Client.Patch(ctx, p, client.MergeFrom(before)))
+}
+
+// observeChildren reads the desired children back from the cache: their generation and conditions,
+// and the Tier One Gateway's addresses.
+func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired []client.Object, served map[schema.GroupVersionKind]bool) (map[string]status.Child, []string) {
+	children := map[string]status.Child{}
+	var addresses []string
+	for _, obj := range desired {
+		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+		if err != nil || !served[gvk] {
+			continue
+		}
+		live := obj.DeepCopyObject().(client.Object)
+		key := status.ChildKey(gvk.Kind, obj.GetName())
+		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
+			children[key] = status.Child{}
+			continue
+		}
+		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+		if err != nil {
+			continue
+		}
+		children[key] = status.Child{Exists: true, Generation: live.GetGeneration(), Conditions: conditionsOf(u)}
+		if gvk.Kind == "Gateway" {
+			addrs, _, _ := unstructured.NestedSlice(u, "status", "addresses")
+			for _, a := range addrs {
+				if m, ok := a.(map[string]any); ok {
+					if v, ok := m["value"].(string); ok && v != "" {
+						addresses = append(addresses, v)
+					}
+				}
+			}
+		}
+	}
+	return children, addresses
+}
+
+// conditionsOf reads status.conditions of any object.
+func conditionsOf(u map[string]any) []metav1.Condition {
+	raw, _, _ := unstructured.NestedSlice(u, "status", "conditions")
+	out := make([]metav1.Condition, 0, len(raw))
+	for _, c := range raw {
+		m, ok := c.(map[string]any)
+		if !ok {
+			continue
+		}
+		var cond metav1.Condition
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &cond); err == nil {
+			out = append(out, cond)
+		}
+	}
+	return out
+}
+
+// scope holds one reconcile's platform and its state before, so the status is written once, at the end,
+// and only when it changed.
+type scope struct {
+	platform *platformv1.GenAIPlatform
+	before   *platformv1.GenAIPlatform
+}
+
+func newScope(p *platformv1.GenAIPlatform) *scope { return &scope{platform: p, before: p.DeepCopy()} }
+
+func (s *scope) close(ctx context.Context, c client.Client, rec events.EventRecorder) error {
+	if equality.Semantic.DeepEqual(s.before.Status, s.platform.Status) {
+		return nil
+	}
+	s.recordTransitions(rec)
+	return client.IgnoreNotFound(c.Status().Patch(ctx, s.platform, client.MergeFrom(s.before)))
+}
+
+// recordTransitions emits an event when the platform becomes ready or stops being ready: the changes a
+// human wants to see in `kubectl describe`.
+func (s *scope) recordTransitions(rec events.EventRecorder) {
+	if rec == nil {
+		return
+	}
+	was := meta.FindStatusCondition(s.before.Status.Conditions, platformv1.ConditionReady)
+	now := meta.FindStatusCondition(s.platform.Status.Conditions, platformv1.ConditionReady)
+	if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
+		return
+	}
+	kind := corev1.EventTypeNormal
+	if now.Status != metav1.ConditionTrue {
+		kind = corev1.EventTypeWarning
+	}
+	rec.Eventf(s.platform, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
+}
+
+// SetupWithManager registers the controller. Child kinds are watched as their CRDs appear (see
+// childWatches); user Secrets through a metadata-only informer (no values cached).
+func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetadata cache.Cache) error {
+	r.kinds = childKinds(r.Scheme)
+	r.applier = apply.New(r.Client, r.Scheme)
+	c, err := ctrl.NewControllerManagedBy(mgr).
+		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
+		Named("genaiplatform").
+		WatchesRawSource(source.Kind(secretMetadata, secretMeta(), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.watches = &childWatches{mapper: mgr.GetRESTMapper(), cache: mgr.GetCache(), controller: c, watched: map[schema.GroupVersionKind]bool{}}
+	return nil
+}
+
+func deletionPredicate() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectNew.GetDeletionTimestamp() != nil
+	}}
+}
+
+func secretMeta() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+// platformsReferencingSecret maps a Secret change to the platforms in its namespace that read it.
+func (r *GenAIPlatformReconciler) platformsReferencingSecret(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
+	var list platformv1.GenAIPlatformList
+	if err := r.Client.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range list.Items {
+		if referencedSecrets(&list.Items[i])[s.Name] {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: list.Items[i].Name}})
+		}
+	}
+	return out
+}

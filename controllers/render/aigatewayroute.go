@@ -1,0 +1,100 @@
+package render
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// ModelHeader is the header Envoy AI Gateway fills with the request body's "model" field.
+const ModelHeader = "x-ai-eg-model"
+
+// MaxRulesPerRoute is Envoy AI Gateway's limit of rules in one AIGatewayRoute (its CRD's maxItems).
+const MaxRulesPerRoute = 15
+
+// modelRule is one model's routing rule before it is placed in a route shard.
+type modelRule struct {
+	model string
+	rule  aigv1b1.AIGatewayRouteRule
+}
+
+// modelRules builds one rule per model that has at least one usable backend, and records each model's
+// backends in routes. A provider that was not rendered (its credentials are missing) is left out, so
+// that the route never references a backend that does not exist.
+func modelRules(p *platformv1.GenAIPlatform, providers map[string]bool, routes map[string][]string) []modelRule {
+	var rules []modelRule
+	for _, m := range p.Spec.Models {
+		var refs []aigv1b1.AIGatewayRouteRuleBackendRef
+		for _, r := range m.Routes {
+			if !providers[r.Provider] {
+				continue
+			}
+			ref := aigv1b1.AIGatewayRouteRuleBackendRef{Name: ProviderBackendName(p, r.Provider)}
+			if r.Model != "" && r.Model != m.Name {
+				ref.ModelNameOverride = r.Model
+			}
+			ref.Weight = weightOf(r.Weight)
+			ref.Priority = priorityOf(r.Priority)
+			refs = append(refs, ref)
+			routes[m.Name] = append(routes[m.Name], "provider:"+r.Provider)
+		}
+		if len(refs) == 0 {
+			continue
+		}
+		rules = append(rules, modelRule{model: m.Name, rule: aigv1b1.AIGatewayRouteRule{
+			Matches: []aigv1b1.AIGatewayRouteRuleMatch{{
+				Headers: []gwapiv1.HTTPHeaderMatch{{Type: headerExact(), Name: ModelHeader, Value: m.Name}},
+			}},
+			BackendRefs: refs,
+		}})
+	}
+	return rules
+}
+
+// aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,
+// so that appending a model never moves the others.
+func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, routeOfModel map[string]string) []*aigv1b1.AIGatewayRoute {
+	var out []*aigv1b1.AIGatewayRoute
+	for start := 0; start < len(rules); start += MaxRulesPerRoute {
+		end := min(start+MaxRulesPerRoute, len(rules))
+		name := RouteName(p, len(out))
+		route := &aigv1b1.AIGatewayRoute{
+			TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "AIGatewayRoute"},
+			ObjectMeta: objectMeta(p, name, "tier-one"),
+			Spec: aigv1b1.AIGatewayRouteSpec{
+				ParentRefs: []gwapiv1.ParentReference{{
+					Group: groupPtr(gwapiv1.GroupName),
+					Kind:  kindPtr("Gateway"),
+					Name:  gwapiv1.ObjectName(GatewayName(p)),
+				}},
+			},
+		}
+		for _, r := range rules[start:end] {
+			route.Spec.Rules = append(route.Spec.Rules, r.rule)
+			routeOfModel[r.model] = name
+		}
+		out = append(out, route)
+	}
+	return out
+}
+
+func headerExact() *gwapiv1.HeaderMatchType { t := gwapiv1.HeaderMatchExact; return &t }
+
+// weightOf is a backend's weight: the spec's, else 1.
+func weightOf(w *int32) *int32 {
+	if w == nil {
+		return int32Ptr(1)
+	}
+	return int32Ptr(*w)
+}
+
+// priorityOf is a backend's priority: the spec's, else 0 (first choice).
+func priorityOf(prio *int32) *uint32 {
+	v := uint32(0)
+	if prio != nil {
+		v = uint32(*prio)
+	}
+	return &v
+}

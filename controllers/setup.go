@@ -1,0 +1,68 @@
+package controllers
+
+import (
+	"fmt"
+
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// NewScheme registers every API the operator reads or writes.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(platformv1.AddToScheme(s))
+	utilruntime.Must(gwapiv1.Install(s))
+	utilruntime.Must(egv1a1.AddToScheme(s))
+	utilruntime.Must(aigv1b1.AddToScheme(s))
+	utilruntime.Must(kservev1b1.AddToScheme(s))
+	return s
+}
+
+// CacheOptions keeps the manager's cache small and free of other people's secrets: it holds only the
+// Secrets the operator labels; referenced user Secrets are read directly.
+func CacheOptions() cache.Options {
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})},
+		},
+	}
+}
+
+// Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
+//
+// A user's Secret change must reach the platforms that reference it within seconds, yet user Secrets
+// must not sit in the cache. A second, metadata-only cache watches Secrets: it holds names, labels and
+// resourceVersions, never data, and a value change bumps the resourceVersion.
+func Setup(mgr ctrl.Manager) error {
+	secretMetadata, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the Secret metadata cache: %w", err)
+	}
+	if err := mgr.Add(secretMetadata); err != nil {
+		return err
+	}
+	r := &GenAIPlatformReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("genai-platform-operator"),
+	}
+	return r.SetupWithManager(mgr, secretMetadata)
+}

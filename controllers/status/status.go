@@ -1,0 +1,362 @@
+// Package status rolls the state of a platform's children up into the GenAIPlatform's status. It is pure:
+// Compute takes what the reconciler observed and returns the new status, so every rule here is shown by a
+// table test.
+package status
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// Reasons used in conditions and component entries.
+const (
+	ReasonReady                     = "Ready"
+	ReasonWaitingForGateway         = "WaitingForGatewayController"
+	ReasonWaitingForAIGateway       = "WaitingForAIGatewayController"
+	ReasonNotAccepted               = "NotAccepted"
+	ReasonCRDNotInstalled           = "CRDNotInstalled"
+	ReasonApplyFailed               = "ApplyFailed"
+	ReasonInvalidSpec               = "InvalidSpec"
+	ReasonNoUsableBackend           = "NoUsableBackend"
+	ReasonProviderNotReady          = "ProviderNotReady"
+	ReasonGatewayNotReady           = "GatewayNotReady"
+	ReasonReconciling               = "Reconciling"
+	ReasonSecretNotFound            = "SecretNotFound"
+	ReasonSecretKeyNotFound         = "SecretKeyNotFound"
+	ReasonCrossNamespaceSecret      = "CrossNamespaceSecretRefNotAllowed"
+	ReasonKeepingLastGoodCredential = "KeepingLastGoodCredentials"
+)
+
+// Problem is a reason and a message for a part that is not ready. Messages never hold Secret values.
+type Problem struct {
+	Reason  string
+	Message string
+	// Stalled marks problems only a human can fix (a missing Secret, an invalid spec): kstatus' Stalled.
+	Stalled bool
+}
+
+// Child is the observed state of one child object.
+type Child struct {
+	// Exists is false when the object is not (yet) in the cluster.
+	Exists     bool
+	Generation int64
+	Conditions []metav1.Condition
+}
+
+// Input is what Compute needs.
+type Input struct {
+	Platform *platformv1.GenAIPlatform
+
+	// Invalid, when set, is a spec error found after admission (for example a cross-namespace Secret
+	// reference): nothing was applied.
+	Invalid *Problem
+
+	// ProviderProblems are credential problems, by provider name.
+	ProviderProblems map[string]Problem
+
+	// MissingKinds are child kinds whose CRDs are not installed, as "Kind (group/version)".
+	MissingKinds []string
+
+	// ApplyError is the first error met while applying or pruning, if any.
+	ApplyError error
+
+	// Routes says, by model name, which backends Tier One routes the model to ("provider:<name>").
+	Routes map[string][]string
+
+	// Children are the observed children, keyed by ChildKey(kind, name).
+	Children map[string]Child
+
+	// GatewayAddresses are the Tier One Gateway's status addresses.
+	GatewayAddresses []string
+
+	// Names of the children the status looks at.
+	GatewayClassName string // empty when the user brings their own GatewayClass
+	GatewayName      string
+	ProviderObjects  func(provider string) []string // child keys whose readiness makes the provider ready
+	RouteOfModel     map[string]string              // model name -> AIGatewayRoute name
+}
+
+// ChildKey identifies a child in Input.Children.
+func ChildKey(kind, name string) string { return kind + "/" + name }
+
+// Compute returns the platform's new status. It starts from the current one so that conditions keep
+// their lastTransitionTime while unchanged.
+func Compute(in Input) platformv1.GenAIPlatformStatus {
+	p := in.Platform
+	st := *p.Status.DeepCopy()
+	st.Endpoint = endpoint(p, in.GatewayAddresses)
+
+	if in.Invalid != nil {
+		setAll(&st, p, metav1.ConditionFalse, in.Invalid.Reason, in.Invalid.Message)
+		markStalled(&st, p, in.Invalid.Reason, in.Invalid.Message)
+		return st
+	}
+
+	gw := gatewayCondition(in)
+	providers, provCond := providerStatuses(in)
+	models, ready, modelsCond := modelStatuses(in, providers, gw.ok)
+
+	st.Providers = providers
+	st.Models = models
+	st.ReadyModels = int32(ready)
+	st.TotalModels = int32(len(p.Spec.Models))
+	st.ModelsSummary = fmt.Sprintf("%d/%d", ready, len(p.Spec.Models))
+	// Model clusters are reconciled by the Tier Two part of the operator; without any, no condition.
+	if len(p.Spec.ModelClusters) == 0 {
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionModelClustersReady)
+	}
+
+	parts := []struct {
+		typ string
+		c   cond
+	}{
+		{platformv1.ConditionGatewayReady, gw},
+		{platformv1.ConditionProvidersReady, provCond},
+		{platformv1.ConditionModelsReady, modelsCond},
+	}
+	readyCond := cond{ok: true, reason: ReasonReady, message: "The platform serves " + st.ModelsSummary + " models at " + orNone(st.Endpoint)}
+	stalled := false
+	for _, part := range parts {
+		set(&st, p, part.typ, part.c)
+		if !part.c.ok && readyCond.ok {
+			readyCond = cond{reason: part.c.reason, message: part.typ + ": " + part.c.message}
+		}
+		stalled = stalled || part.c.stalled
+	}
+	if in.ApplyError != nil {
+		readyCond = cond{reason: ReasonApplyFailed, message: in.ApplyError.Error()}
+	}
+	set(&st, p, platformv1.ConditionReady, readyCond)
+
+	switch {
+	case readyCond.ok:
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionReconciling)
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionStalled)
+	case stalled:
+		markStalled(&st, p, readyCond.reason, readyCond.message)
+	default:
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionStalled)
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+			Type: platformv1.ConditionReconciling, Status: metav1.ConditionTrue, ObservedGeneration: p.Generation,
+			Reason: readyCond.reason, Message: readyCond.message,
+		})
+	}
+	return st
+}
+
+type cond struct {
+	ok              bool
+	stalled         bool
+	reason, message string
+}
+
+func set(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, typ string, c cond) {
+	s := metav1.ConditionFalse
+	if c.ok {
+		s = metav1.ConditionTrue
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: typ, Status: s, ObservedGeneration: p.Generation, Reason: c.reason, Message: truncate(c.message),
+	})
+}
+
+func setAll(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, s metav1.ConditionStatus, reason, msg string) {
+	for _, t := range []string{platformv1.ConditionReady, platformv1.ConditionGatewayReady, platformv1.ConditionProvidersReady, platformv1.ConditionModelsReady} {
+		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, ObservedGeneration: p.Generation, Reason: reason, Message: truncate(msg)})
+	}
+}
+
+func markStalled(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, reason, msg string) {
+	meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionReconciling)
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: platformv1.ConditionStalled, Status: metav1.ConditionTrue, ObservedGeneration: p.Generation,
+		Reason: reason, Message: truncate(msg),
+	})
+}
+
+// gatewayCondition: the Tier One Gateway is ready when Envoy Gateway has accepted and programmed it (and
+// its GatewayClass, when the operator manages it) for the current generation.
+func gatewayCondition(in Input) cond {
+	if c, bad := missing(in, "GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy"); bad {
+		return c
+	}
+	if in.GatewayClassName != "" {
+		if c := accepted(in, "GatewayClass", in.GatewayClassName, []string{"Accepted"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
+			return c
+		}
+	}
+	if c := accepted(in, "Gateway", in.GatewayName, []string{"Accepted", "Programmed"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
+		return c
+	}
+	return cond{ok: true, reason: ReasonReady, message: "Gateway " + in.GatewayName + " is accepted and programmed"}
+}
+
+// accepted checks that a child reports each wanted condition True for its current generation. A child
+// with no such condition is waiting for its controller, which is said by name.
+func accepted(in Input, kind, name string, want []string, waitingReason, controller string) cond {
+	ch, ok := in.Children[ChildKey(kind, name)]
+	if !ok || !ch.Exists {
+		return cond{reason: ReasonReconciling, message: kind + " " + name + " does not exist yet"}
+	}
+	for _, t := range want {
+		c := meta.FindStatusCondition(ch.Conditions, t)
+		switch {
+		case c == nil || c.Status == metav1.ConditionUnknown:
+			return cond{reason: waitingReason, message: fmt.Sprintf("%s %s has no %s status yet: waiting for the %s controller", kind, name, t, controller)}
+		case c.Status == metav1.ConditionFalse:
+			return cond{reason: ReasonNotAccepted, message: fmt.Sprintf("%s %s is not %s: %s: %s", kind, name, t, c.Reason, c.Message)}
+		case c.ObservedGeneration != 0 && ch.Generation != 0 && c.ObservedGeneration < ch.Generation:
+			return cond{reason: waitingReason, message: fmt.Sprintf("%s %s: the %s controller has not yet processed generation %d", kind, name, controller, ch.Generation)}
+		}
+	}
+	return cond{ok: true}
+}
+
+func missing(in Input, kinds ...string) (cond, bool) {
+	for _, mk := range in.MissingKinds {
+		for _, k := range kinds {
+			if strings.HasPrefix(mk, k+" ") {
+				return cond{reason: ReasonCRDNotInstalled, stalled: true, message: "the CRD of " + mk + " is not installed"}, true
+			}
+		}
+	}
+	return cond{}, false
+}
+
+func providerStatuses(in Input) ([]platformv1.ProviderStatus, cond) {
+	p := in.Platform
+	out := make([]platformv1.ProviderStatus, 0, len(p.Spec.Providers))
+	overall := cond{ok: true, reason: ReasonReady, message: fmt.Sprintf("%d providers ready", len(p.Spec.Providers))}
+	for _, pr := range p.Spec.Providers {
+		c := providerCondition(in, pr.Name)
+		out = append(out, platformv1.ProviderStatus{ComponentStatus: component(pr.Name, c)})
+		if !c.ok && overall.ok {
+			overall = cond{reason: c.reason, message: "provider " + pr.Name + ": " + c.message, stalled: c.stalled}
+		}
+		overall.stalled = overall.stalled || c.stalled
+	}
+	return out, overall
+}
+
+func providerCondition(in Input, name string) cond {
+	if prob, bad := in.ProviderProblems[name]; bad {
+		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+	}
+	if c, bad := missing(in, "AIServiceBackend", "BackendSecurityPolicy", "Backend", "BackendTLSPolicy"); bad {
+		return c
+	}
+	for _, key := range in.ProviderObjects(name) {
+		kind, obj, _ := strings.Cut(key, "/")
+		controller, reason := "Envoy AI Gateway", ReasonWaitingForAIGateway
+		if kind == "Backend" {
+			controller, reason = "Envoy Gateway", ReasonWaitingForGateway
+		}
+		if c := accepted(in, kind, obj, []string{"Accepted"}, reason, controller); !c.ok {
+			return c
+		}
+	}
+	return cond{ok: true, reason: ReasonReady, message: "accepted by Envoy AI Gateway and Envoy Gateway"}
+}
+
+func modelStatuses(in Input, providers []platformv1.ProviderStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
+	p := in.Platform
+	providerReady := map[string]bool{}
+	for _, ps := range providers {
+		providerReady[ps.Name] = ps.Ready
+	}
+	out := make([]platformv1.ModelStatus, 0, len(p.Spec.Models))
+	ready := 0
+	overall := cond{ok: true, reason: ReasonReady}
+	for _, m := range p.Spec.Models {
+		routes := in.Routes[m.Name]
+		c := modelCondition(in, m.Name, routes, providerReady)
+		if c.ok && !gatewayReady {
+			c = cond{reason: ReasonGatewayNotReady, message: "the Tier One gateway is not ready"}
+		}
+		if c.ok {
+			ready++
+		} else if overall.ok {
+			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message}
+		}
+		out = append(out, platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: routes})
+	}
+	if overall.ok {
+		overall.message = fmt.Sprintf("%d/%d models ready", ready, len(p.Spec.Models))
+	} else {
+		overall.message = fmt.Sprintf("%d/%d models ready; %s", ready, len(p.Spec.Models), overall.message)
+	}
+	return out, ready, overall
+}
+
+func modelCondition(in Input, model string, routes []string, providerReady map[string]bool) cond {
+	if len(routes) == 0 {
+		return cond{reason: ReasonNoUsableBackend, message: "no backend can serve it: every provider it routes to is unusable"}
+	}
+	if c, bad := missing(in, "AIGatewayRoute"); bad {
+		return c
+	}
+	if c := accepted(in, "AIGatewayRoute", in.RouteOfModel[model], []string{"Accepted"}, ReasonWaitingForAIGateway, "Envoy AI Gateway"); !c.ok {
+		return c
+	}
+	var notReady []string
+	for _, r := range routes {
+		if name, ok := strings.CutPrefix(r, "provider:"); ok {
+			if providerReady[name] {
+				return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(routes, ", ")}
+			}
+			notReady = append(notReady, name)
+		}
+	}
+	sort.Strings(notReady)
+	return cond{reason: ReasonProviderNotReady, message: "none of its providers is ready: " + strings.Join(notReady, ", ")}
+}
+
+func component(name string, c cond) platformv1.ComponentStatus {
+	return platformv1.ComponentStatus{Name: name, Ready: c.ok, Reason: c.reason, Message: truncate(c.message)}
+}
+
+// endpoint is where clients send requests: the listener's host name, else the Gateway's first address.
+func endpoint(p *platformv1.GenAIPlatform, addresses []string) string {
+	l := p.Spec.Gateway.Listener
+	scheme, defaultPort := "https", int32(443)
+	if l.Protocol == platformv1.ListenerHTTP {
+		scheme, defaultPort = "http", 80
+	}
+	host := l.Hostname
+	if host == "" || strings.HasPrefix(host, "*") {
+		if len(addresses) == 0 {
+			return ""
+		}
+		host = addresses[0]
+	}
+	port := defaultPort
+	if l.Port != nil {
+		port = *l.Port
+	}
+	if port == defaultPort {
+		return scheme + "://" + host
+	}
+	return fmt.Sprintf("%s://%s:%d", scheme, host, port)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(no address yet)"
+	}
+	return s
+}
+
+// truncate keeps condition messages within the API's 32768-byte limit.
+func truncate(s string) string {
+	const max = 4096
+	if len(s) <= max {
+		return s
+	}
+	return s[:max-3] + "..."
+}

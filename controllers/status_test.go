@@ -1,0 +1,182 @@
+package controllers_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+var (
+	gvkGatewayClass = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GatewayClass"}
+	gvkGateway      = schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"}
+	gvkBackend      = schema.GroupVersionKind{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "Backend"}
+	gvkAISB         = schema.GroupVersionKind{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "AIServiceBackend"}
+	gvkBSP          = schema.GroupVersionKind{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "BackendSecurityPolicy"}
+	gvkRoute        = schema.GroupVersionKind{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "AIGatewayRoute"}
+)
+
+// TestStatusTellsTheTruth: with no Envoy Gateway or AI Gateway controller, Ready=False names what it
+// waits for, step by step; once the children report what those controllers would, Ready=True.
+func TestStatusTellsTheTruth(t *testing.T) {
+	p := twoProviderPlatform(t)
+	ns := p.Namespace
+
+	got := waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionFalse, status.ReasonWaitingForGateway)
+	if msg := findCondition(got, platformv1.ConditionReady).Message; !strings.Contains(msg, "GatewayClass") {
+		t.Errorf("first the GatewayClass is awaited: %q", msg)
+	}
+
+	setStatusConditions(t, gvkGatewayClass, "", render.Name("genai", ns, p.Name), nil, "Accepted")
+	setStatusConditions(t, gvkGateway, ns, render.GatewayName(p), map[string]any{
+		"addresses": []any{map[string]any{"type": "IPAddress", "value": "10.1.2.3"}},
+	}, "Accepted", "Programmed")
+	got = waitCondition(t, p, platformv1.ConditionGatewayReady, metav1.ConditionTrue, "")
+	if got.Status.Endpoint != "http://10.1.2.3" {
+		t.Errorf("endpoint from the Gateway's address: got %q", got.Status.Endpoint)
+	}
+	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionFalse, status.ReasonWaitingForAIGateway)
+	if msg := findCondition(got, platformv1.ConditionReady).Message; !strings.Contains(msg, "Envoy AI Gateway") {
+		t.Errorf("Ready should say it waits for the AI Gateway controller: %q", msg)
+	}
+
+	for _, pr := range []string{"openai", "anthropic"} {
+		name := render.ProviderBackendName(p, pr)
+		setStatusConditions(t, gvkBackend, ns, name, nil, "Accepted")
+		setStatusConditions(t, gvkAISB, ns, name, nil, "Accepted")
+		setStatusConditions(t, gvkBSP, ns, name, nil, "Accepted")
+	}
+	waitCondition(t, p, platformv1.ConditionProvidersReady, metav1.ConditionTrue, "")
+	setStatusConditions(t, gvkRoute, ns, render.RouteName(p, 0), nil, "Accepted")
+
+	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionTrue, status.ReasonReady)
+	if got.Status.ReadyModels != 3 || got.Status.ModelsSummary != "3/3" || got.Status.ObservedGeneration != got.Generation {
+		t.Errorf("status: %+v", got.Status)
+	}
+	for _, typ := range []string{platformv1.ConditionReconciling, platformv1.ConditionStalled} {
+		if c := findCondition(got, typ); c != nil {
+			t.Errorf("%s must be absent when ready: %+v", typ, c)
+		}
+	}
+	for _, ps := range got.Status.Providers {
+		if !ps.Ready {
+			t.Errorf("provider %s not ready: %s", ps.Name, ps.Message)
+		}
+	}
+}
+
+// TestSecretProblemsAreConditions: a missing Secret, a missing key and a Secret in another namespace
+// each make that provider not ready with a reason naming it; the other providers are reconciled.
+func TestSecretProblemsAreConditions(t *testing.T) {
+	ns := newNamespace(t)
+	createSecret(t, ns, "good", map[string]string{"apiKey": "sk-good-secret-value"})
+	createSecret(t, ns, "wrong-key", map[string]string{"a": "1", "b": "2"})
+	p := createPlatform(t, ns, "acme", `
+gateway: {listener: {protocol: HTTP}}
+providers:
+- {name: good, type: OpenAI, credentials: {secretRef: {name: good}}}
+- {name: missing, type: OpenAI, credentials: {secretRef: {name: no-such-secret}}}
+- {name: nokey, type: Anthropic, credentials: {secretRef: {name: wrong-key, key: apiKey}}}
+- {name: elsewhere, type: Cohere, credentials: {secretRef: {name: good, namespace: kube-system}}}
+models:
+- {name: a, routes: [{provider: good}]}
+- {name: b, routes: [{provider: missing}]}
+`)
+	want := map[string]string{
+		"missing":   status.ReasonSecretNotFound,
+		"nokey":     status.ReasonSecretKeyNotFound,
+		"elsewhere": status.ReasonCrossNamespaceSecret,
+	}
+	var got *platformv1.GenAIPlatform
+	eventually(t, 20*time.Second, func() error {
+		got = getPlatform(t, p)
+		if len(got.Status.Providers) != 4 {
+			return fmt.Errorf("providers status: %+v", got.Status.Providers)
+		}
+		for _, ps := range got.Status.Providers {
+			if r, bad := want[ps.Name]; bad && (ps.Ready || ps.Reason != r) {
+				return fmt.Errorf("provider %s: ready=%v reason %s, want %s", ps.Name, ps.Ready, ps.Reason, r)
+			}
+		}
+		return nil
+	})
+	for _, ps := range got.Status.Providers {
+		switch ps.Name {
+		case "missing":
+			if !strings.Contains(ps.Message, "no-such-secret") {
+				t.Errorf("message should name the Secret: %q", ps.Message)
+			}
+		case "nokey":
+			if !strings.Contains(ps.Message, `"apiKey"`) || !strings.Contains(ps.Message, "wrong-key") {
+				t.Errorf("message should name the Secret and key: %q", ps.Message)
+			}
+		case "elsewhere":
+			if !strings.Contains(ps.Message, "kube-system") {
+				t.Errorf("message should name the namespace: %q", ps.Message)
+			}
+		}
+	}
+	// The good provider is rendered and applied regardless.
+	s := &corev1.Secret{}
+	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "good")}, s); err != nil {
+		t.Fatalf("the good provider's managed Secret: %v", err)
+	}
+	got = waitCondition(t, p, platformv1.ConditionStalled, metav1.ConditionTrue, "")
+	for _, ms := range got.Status.Models {
+		if ms.Name == "b" && (ms.Ready || ms.Reason != status.ReasonNoUsableBackend) {
+			t.Errorf("model b routes only to a broken provider: %+v", ms)
+		}
+	}
+}
+
+// TestNoSecretValueLeaks: no Secret value appears in the operator's logs, events or the platform status.
+func TestNoSecretValueLeaks(t *testing.T) {
+	ns := newNamespace(t)
+	const value = "sk-LEAKCHECK-0123456789abcdef"
+	createSecret(t, ns, "key", map[string]string{"apiKey": value})
+	createSecret(t, ns, "multi", map[string]string{"x": value + "-x", "y": value + "-y"})
+	p := createPlatform(t, ns, "leak", `
+gateway: {listener: {protocol: HTTP}}
+providers:
+- {name: ok, type: OpenAI, credentials: {secretRef: {name: key}}}
+- {name: bad, type: OpenAI, credentials: {secretRef: {name: multi, key: z}}}
+models:
+- {name: m, routes: [{provider: ok}, {provider: bad}]}
+`)
+	waitCondition(t, p, platformv1.ConditionStalled, metav1.ConditionTrue, "")
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "ok")}, render.KeyAPIKey, value)
+	// Rotate, to make the operator handle the value again.
+	u := &corev1.Secret{}
+	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: "key"}, u); err != nil {
+		t.Fatal(err)
+	}
+	u.Data["apiKey"] = []byte(value + "-2")
+	if err := k8s.Update(testCtx, u); err != nil {
+		t.Fatal(err)
+	}
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "ok")}, render.KeyAPIKey, value+"-2")
+
+	var evs corev1.EventList
+	if err := k8s.List(testCtx, &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	st := fmt.Sprintf("%+v", getPlatform(t, p).Status)
+	places := map[string]string{"logs": logs.String(), "status": st, "events": fmt.Sprintf("%+v", evs.Items)}
+	if len(logs.String()) == 0 {
+		t.Fatal("the operator logged nothing: the check would be vacuous")
+	}
+	for where, text := range places {
+		if strings.Contains(text, "LEAKCHECK") {
+			t.Errorf("a Secret value appears in the operator's %s", where)
+		}
+	}
+}

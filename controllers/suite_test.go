@@ -1,0 +1,167 @@
+package controllers_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/genai-platform/genai-platform-operator/controllers"
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
+)
+
+// The suite runs one real kube-apiserver + etcd with every upstream CRD installed, and one operator
+// (the real manager, cache options and controller) against it. Each test works in its own namespace.
+var (
+	k8s     client.Client // the test's own client: its writes are not counted
+	writes  writeCounter  // every write the operator sends
+	logs    syncBuffer    // everything the operator logs
+	testCtx context.Context
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if testenv.SharedDir() == "" {
+		fmt.Println("note: ../shared is absent: the Envoy AI Gateway CRDs come from the project's own types")
+	}
+	env, cfg, err := testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting the test API server:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+
+	scheme := controllers.NewScheme()
+	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+
+	operatorCfg := rest.CopyConfig(cfg)
+	operatorCfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt} }
+	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true), zap.Level(zapDebug()))
+	ctrl.SetLogger(logger)
+	mgr, err := ctrl.NewManager(operatorCfg, ctrl.Options{
+		Scheme:  scheme,
+		Cache:   controllers.CacheOptions(),
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Logger:  logger,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := controllers.Setup(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(ctrl.LoggerInto(context.Background(), logr.Discard()))
+	defer cancel()
+	testCtx = ctx
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+		}
+	}()
+	code := m.Run()
+	cancel()
+	return code
+}
+
+// writeCounter counts the operator's write requests (POST, PUT, PATCH, DELETE) to the API server.
+type writeCounter struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	paths []string
+}
+
+func (w *writeCounter) add(r *http.Request) {
+	w.n.Add(1)
+	w.mu.Lock()
+	w.paths = append(w.paths, r.Method+" "+r.URL.Path)
+	w.mu.Unlock()
+}
+
+func (w *writeCounter) since(start int) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.paths[start:]...)
+}
+
+func (w *writeCounter) mark() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.paths)
+}
+
+type countingTransport struct{ next http.RoundTripper }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		writes.add(r)
+	}
+	return c.next.RoundTrip(r)
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}
+
+// eventually retries check until it returns nil or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var err error
+	for {
+		if err = check(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not true within %s: %v", timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// newNamespace creates a namespace for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))[:min(len(t.Name()), 40)] + "-"}}
+	if err := k8s.Create(testCtx, ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}

@@ -44,6 +44,10 @@ func TestStatusTellsTheTruth(t *testing.T) {
 	if got.Status.Endpoint != "http://10.1.2.3" {
 		t.Errorf("endpoint from the Gateway's address: got %q", got.Status.Endpoint)
 	}
+	// Envoy Gateway accepts the providers' Backends; the AI Gateway objects are still awaited.
+	for _, pr := range []string{"openai", "anthropic"} {
+		setStatusConditions(t, gvkBackend, ns, render.ProviderBackendName(p, pr), nil, "Accepted")
+	}
 	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionFalse, status.ReasonWaitingForAIGateway)
 	if msg := findCondition(got, platformv1.ConditionReady).Message; !strings.Contains(msg, "Envoy AI Gateway") {
 		t.Errorf("Ready should say it waits for the AI Gateway controller: %q", msg)
@@ -51,7 +55,6 @@ func TestStatusTellsTheTruth(t *testing.T) {
 
 	for _, pr := range []string{"openai", "anthropic"} {
 		name := render.ProviderBackendName(p, pr)
-		setStatusConditions(t, gvkBackend, ns, name, nil, "Accepted")
 		setStatusConditions(t, gvkAISB, ns, name, nil, "Accepted")
 		setStatusConditions(t, gvkBSP, ns, name, nil, "Accepted")
 	}

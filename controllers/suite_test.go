@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -58,7 +59,7 @@ func run(m *testing.M) int {
 
 	operatorCfg := rest.CopyConfig(cfg)
 	operatorCfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt} }
-	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true), zap.Level(zapDebug()))
+	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-4)))
 	ctrl.SetLogger(logger)
 	mgr, err := ctrl.NewManager(operatorCfg, ctrl.Options{
 		Scheme:  scheme,
@@ -84,6 +85,11 @@ func run(m *testing.M) int {
 	}()
 	code := m.Run()
 	cancel()
+	if code != 0 {
+		lines := strings.Split(logs.String(), "\n")
+		fmt.Println("--- last operator log lines ---")
+		fmt.Println(strings.Join(lines[max(0, len(lines)-60):], "\n"))
+	}
 	return code
 }
 

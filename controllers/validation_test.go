@@ -20,7 +20,7 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 		field      string // must appear in the error message
 	}{
 		{"https without tls secret", "gateway: {listener: {protocol: HTTPS}}", "tlsSecretRef"},
-		{"default protocol https needs tls secret", "gateway: {}", "tlsSecretRef"},
+		{"default protocol https needs tls secret", "gateway: {listener: {}}", "tlsSecretRef"},
 		{"bad listener protocol", "gateway: {listener: {protocol: TCP}}", "spec.gateway.listener.protocol"},
 		{"listener port out of range", "gateway: {listener: {protocol: HTTP, port: 70000}}", "spec.gateway.listener.port"},
 		{"zero replicas", "gateway: {listener: {protocol: HTTP}, replicas: 0}", "spec.gateway.replicas"},

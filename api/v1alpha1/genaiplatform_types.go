@@ -44,7 +44,7 @@ func init() {
 //
 // +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.routes) || m.routes.all(r, has(self.providers) && self.providers.exists(p, p.name == r.provider)))",message="spec.models[].routes[].provider must name a provider of spec.providers"
 // +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.selfHosted) || m.selfHosted.placements.all(pl, has(self.modelClusters) && self.modelClusters.exists(c, c.name == pl.cluster)))",message="spec.models[].selfHosted.placements[].cluster must name a model cluster of spec.modelClusters"
-// +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.selfHosted) || m.selfHosted.placements.all(pl, !has(self.modelClusters) || !self.modelClusters.exists(c, c.name == pl.cluster) || self.modelClusters.exists(c, c.name == pl.cluster && has(c.nodePools) && c.nodePools.exists(np, np.name == pl.nodePool))))",message="spec.models[].selfHosted.placements[].nodePool must name a node pool of the placement's model cluster"
+// +kubebuilder:validation:XValidation:rule="!has(self.models) || self.models.all(m, !has(m.selfHosted) || m.selfHosted.placements.all(pl, has(self.modelClusters) && self.modelClusters.exists(c, c.name == pl.cluster && has(c.nodePools) && c.nodePools.exists(np, np.name == pl.nodePool))))",message="spec.models[].selfHosted.placements[].nodePool must name a node pool of the placement's model cluster"
 // +kubebuilder:validation:XValidation:rule="!has(self.gateway.limits) || self.gateway.limits.all(l, !has(l.models) || l.models.all(n, has(self.models) && self.models.exists(m, m.name == n)))",message="spec.gateway.limits[].models must name models of spec.models"
 type GenAIPlatformSpec struct {
 	// Gateway is the Tier One gateway: the platform's single OpenAI-compatible entry point, in the cluster
@@ -62,7 +62,7 @@ type GenAIPlatformSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=12
 	ModelClusters []ModelClusterSpec `json:"modelClusters,omitempty"`
 
 	// Models are what clients may ask for, by the "model" field of their requests.
@@ -89,8 +89,7 @@ type GatewaySpec struct {
 	GatewayClassName string `json:"gatewayClassName,omitempty"`
 
 	// Listener is where clients connect.
-	// +kubebuilder:default={protocol: HTTPS}
-	Listener ListenerSpec `json:"listener,omitempty"`
+	Listener ListenerSpec `json:"listener"`
 
 	// Replicas is the number of Envoy proxy replicas of the Tier One gateway.
 	// +optional
@@ -107,7 +106,7 @@ type GatewaySpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:MaxItems=16
 	Limits []TokenLimit `json:"limits,omitempty"`
 }
 
@@ -276,7 +275,7 @@ type TokenLimit struct {
 
 	// Models limits the budget to these models; empty: every model.
 	// +optional
-	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:MaxItems=16
 	// +kubebuilder:validation:items:MaxLength=128
 	Models []string `json:"models,omitempty"`
 
@@ -455,7 +454,7 @@ type ModelClusterSpec struct {
 	// +optional
 	// +listType=map
 	// +listMapKey=name
-	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:MaxItems=8
 	NodePools []NodePoolSpec `json:"nodePools,omitempty"`
 }
 
@@ -678,9 +677,11 @@ type GenAIPlatformStatus struct {
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// ReadyModels is the number of models that can serve requests.
+	// +optional
 	ReadyModels int32 `json:"readyModels"`
 
 	// TotalModels is the number of models in the spec.
+	// +optional
 	TotalModels int32 `json:"totalModels"`
 
 	// ModelsSummary is "readyModels/totalModels", for kubectl get.

@@ -18,7 +18,8 @@ func gatewayClass(p *platformv1.GenAIPlatform) *gwapiv1.GatewayClass {
 		ObjectMeta: metav1.ObjectMeta{Name: gatewayClassName(p), Labels: Labels(p, "tier-one")},
 		Spec: gwapiv1.GatewayClassSpec{
 			ControllerName: EnvoyGatewayControllerName,
-			Description:    strPtr("Tier One gateway of GenAIPlatform " + p.Namespace + "/" + p.Name),
+			// The description is limited to 64 characters: the platform is named by the labels.
+			Description: strPtr("Tier One gateway of a GenAIPlatform, managed by its operator"),
 		},
 	}
 }

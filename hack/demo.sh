@@ -32,7 +32,7 @@ up() {
   go build -o "$STATE/manager" "$ROOT"
   go build -o "$STATE/localcluster" "$ROOT/test/cmd/localcluster"
   echo ">> starting kube-apiserver + etcd + kube-controller-manager with the upstream CRDs (log: $STATE/cluster.log)"
-  (cd "$ROOT" && exec "$STATE/localcluster" --kubeconfig "$KUBECONFIG") >"$STATE/cluster.log" 2>&1 &
+  (cd "$ROOT" && exec "$STATE/localcluster" --write-kubeconfig "$KUBECONFIG") >"$STATE/cluster.log" 2>&1 &
   echo $! >"$STATE/cluster.pid"
   wait_for 120 test -s "$KUBECONFIG"
   wait_for 60 kubectl get --raw /readyz

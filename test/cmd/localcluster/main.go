@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	kubeconfig := flag.String("kubeconfig", "", "where to write the admin kubeconfig")
+	kubeconfig := flag.String("write-kubeconfig", "", "where to write the admin kubeconfig")
 	flag.Parse()
 	if err := run(*kubeconfig); err != nil {
 		fmt.Fprintln(os.Stderr, "localcluster:", err)

@@ -124,6 +124,8 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		// A failed start (a CRD refused, say) may leave etcd and kube-apiserver running: stop them.
+		_ = env.Stop()
 		return nil, nil, err
 	}
 	return env, cfg, nil

@@ -33,10 +33,10 @@ func run(kubeconfig string) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = env.Stop() }()
 	if _, err := env.Start(); err != nil {
 		return err
 	}
-	defer func() { _ = env.Stop() }()
 
 	admin, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

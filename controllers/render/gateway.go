@@ -8,17 +8,32 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
-// ListenerName is the name of the Tier One Gateway's one listener.
+// ListenerName is the name of each gateway's one listener.
 const ListenerName = "llm"
 
-// gateway is the Tier One Gateway: one listener, the platform's entry point.
-func gateway(p *platformv1.GenAIPlatform) *gwapiv1.Gateway {
-	l := p.Spec.Gateway.Listener
-	listener := gwapiv1.Listener{
-		Name:     ListenerName,
-		Protocol: gwapiv1.HTTPProtocolType,
-		Port:     gwapiv1.PortNumber(ListenerPort(p)),
+// gateway is a Gateway with one listener.
+func gateway(g gatewayParams) *gwapiv1.Gateway {
+	return &gwapiv1.Gateway{
+		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "Gateway"},
+		ObjectMeta: g.meta(g.name),
+		Spec: gwapiv1.GatewaySpec{
+			GatewayClassName: gwapiv1.ObjectName(g.className),
+			Listeners:        []gwapiv1.Listener{g.listener},
+			Infrastructure: &gwapiv1.GatewayInfrastructure{
+				ParametersRef: &gwapiv1.LocalParametersReference{
+					Group: gwapiv1.Group(egv1a1.GroupName),
+					Kind:  gwapiv1.Kind(egv1a1.KindEnvoyProxy),
+					Name:  g.proxyName,
+				},
+			},
+		},
 	}
+}
+
+// tierOneGateway describes the Tier One gateway from the platform's spec.gateway.
+func tierOneGateway(p *platformv1.GenAIPlatform) gatewayParams {
+	l := p.Spec.Gateway.Listener
+	listener := gwapiv1.Listener{Name: ListenerName, Protocol: gwapiv1.HTTPProtocolType, Port: gwapiv1.PortNumber(ListenerPort(p))}
 	if l.Hostname != "" {
 		h := gwapiv1.Hostname(l.Hostname)
 		listener.Hostname = &h
@@ -31,20 +46,20 @@ func gateway(p *platformv1.GenAIPlatform) *gwapiv1.Gateway {
 			listener.TLS.CertificateRefs = []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(l.TLSSecretRef.Name)}}
 		}
 	}
-	return &gwapiv1.Gateway{
-		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "Gateway"},
-		ObjectMeta: objectMeta(p, GatewayName(p), "tier-one"),
-		Spec: gwapiv1.GatewaySpec{
-			GatewayClassName: gwapiv1.ObjectName(gatewayClassName(p)),
-			Listeners:        []gwapiv1.Listener{listener},
-			Infrastructure: &gwapiv1.GatewayInfrastructure{
-				ParametersRef: &gwapiv1.LocalParametersReference{
-					Group: gwapiv1.Group(egv1a1.GroupName),
-					Kind:  gwapiv1.Kind(egv1a1.KindEnvoyProxy),
-					Name:  envoyProxyName(p),
-				},
-			},
-		},
+	replicas := int32(2)
+	if p.Spec.Gateway.Replicas != nil {
+		replicas = *p.Spec.Gateway.Replicas
+	}
+	return gatewayParams{
+		meta:         func(name string) metav1.ObjectMeta { return objectMeta(p, name, "tier-one") },
+		labels:       Labels(p, "tier-one"),
+		className:    gatewayClassName(p),
+		managedClass: p.Spec.Gateway.GatewayClassName == "",
+		description:  "Tier One gateway of a GenAIPlatform, managed by its operator",
+		name:         GatewayName(p),
+		proxyName:    envoyProxyName(p),
+		replicas:     replicas,
+		listener:     listener,
 	}
 }
 

@@ -3,23 +3,36 @@ package render
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
-	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
 // EnvoyGatewayControllerName is the controllerName of Envoy Gateway's GatewayClasses.
 const EnvoyGatewayControllerName = "gateway.envoyproxy.io/gatewayclass-controller"
 
-// gatewayClass is the operator-managed GatewayClass. It is cluster-scoped, so it cannot carry an owner
+// gatewayParams describes one Envoy Gateway the operator runs: the Tier One gateway in the platform's
+// namespace, or a Tier Two gateway in a model cluster. One set of functions renders both.
+type gatewayParams struct {
+	// meta returns a namespaced child's metadata (namespace, labels, owner references where allowed).
+	meta         func(name string) metav1.ObjectMeta
+	labels       map[string]string // for the cluster-scoped GatewayClass
+	className    string
+	managedClass bool // whether the operator creates the GatewayClass
+	description  string
+	name         string // the Gateway
+	proxyName    string // its EnvoyProxy
+	replicas     int32
+	listener     gwapiv1.Listener
+}
+
+// gatewayClass is an operator-managed GatewayClass. It is cluster-scoped, so it cannot carry an owner
 // reference to the namespaced platform: the platform's finalizer deletes it, found by its labels.
-func gatewayClass(p *platformv1.GenAIPlatform) *gwapiv1.GatewayClass {
+func gatewayClass(g gatewayParams) *gwapiv1.GatewayClass {
 	return &gwapiv1.GatewayClass{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "GatewayClass"},
-		ObjectMeta: metav1.ObjectMeta{Name: gatewayClassName(p), Labels: Labels(p, "tier-one")},
+		ObjectMeta: metav1.ObjectMeta{Name: g.className, Labels: g.labels},
 		Spec: gwapiv1.GatewayClassSpec{
 			ControllerName: EnvoyGatewayControllerName,
-			// The description is limited to 64 characters: the platform is named by the labels.
-			Description: strPtr("Tier One gateway of a GenAIPlatform, managed by its operator"),
+			// At most 64 characters: the platform is named by the labels.
+			Description: strPtr(g.description),
 		},
 	}
 }

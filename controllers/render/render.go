@@ -69,11 +69,12 @@ func Render(in Input) Output {
 	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}, RouteOfModel: map[string]string{},
 		providerBackend: map[string]string{}}
 
-	if p.Spec.Gateway.GatewayClassName == "" {
-		out.GatewayClassName = gatewayClassName(p)
-		out.TierOne = append(out.TierOne, gatewayClass(p))
+	t1 := tierOneGateway(p)
+	if t1.managedClass {
+		out.GatewayClassName = t1.className
+		out.TierOne = append(out.TierOne, gatewayClass(t1))
 	}
-	out.TierOne = append(out.TierOne, envoyProxy(p), gateway(p), clientTrafficPolicy(p))
+	out.TierOne = append(out.TierOne, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p))
 
 	for i := range p.Spec.Providers {
 		pr := &p.Spec.Providers[i]

@@ -21,6 +21,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
@@ -37,6 +38,9 @@ func childKinds(scheme *runtime.Scheme) []childKind {
 		o client.Object
 		l client.ObjectList
 	}{
+		{&kservev1b1.InferenceService{}, &kservev1b1.InferenceServiceList{}},
+		{&gwapiv1.HTTPRoute{}, &gwapiv1.HTTPRouteList{}},
+		{&egv1a1.SecurityPolicy{}, &egv1a1.SecurityPolicyList{}},
 		{&aigv1b1.AIGatewayRoute{}, &aigv1b1.AIGatewayRouteList{}},
 		{&aigv1b1.BackendSecurityPolicy{}, &aigv1b1.BackendSecurityPolicyList{}},
 		{&aigv1b1.AIServiceBackend{}, &aigv1b1.AIServiceBackendList{}},
@@ -47,6 +51,8 @@ func childKinds(scheme *runtime.Scheme) []childKind {
 		{&egv1a1.EnvoyProxy{}, &egv1a1.EnvoyProxyList{}},
 		{&gwapiv1.GatewayClass{}, &gwapiv1.GatewayClassList{}},
 		{&corev1.Secret{}, &corev1.SecretList{}},
+		// Last: a namespace the operator created goes once everything in it is gone.
+		{&corev1.Namespace{}, &corev1.NamespaceList{}},
 	}
 	out := make([]childKind, 0, len(pairs))
 	for _, p := range pairs {

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
@@ -50,6 +51,11 @@ type GenAIPlatformReconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
 
+	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: 30 s.
+	KeyRotationGrace time.Duration
+	// Clock is the time source of key rotation; nil: time.Now.
+	Clock func() time.Time
+
 	applier *apply.Applier
 	kinds   []childKind
 	watches *childWatches
@@ -63,6 +69,10 @@ type GenAIPlatformReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;backendtlspolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=envoyproxies;clienttrafficpolicies;backends,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=securitypolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=serving.kserve.io,resources=inferenceservices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=aigateway.envoyproxy.io,resources=aigatewayroutes;aiservicebackends;backendsecuritypolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
@@ -98,8 +108,20 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	creds := r.resolveCredentials(ctx, p)
-	desired := render.Render(render.Input{Platform: p, Credentials: creds.byProvider})
-	applyErr := r.deploy(ctx, p, desired.TierOne, served)
+	clusters := r.observeModelClusters(ctx, p, served[kservev1b1.GroupVersion.WithKind("InferenceService")])
+	desired := render.Render(render.Input{
+		Platform: p, Credentials: creds.byProvider, ModelTokens: clusters.modelTokens, ClusterKeys: clusters.keys,
+		TierTwoAddresses: clusters.addresses, PlacementReady: clusters.placementReady, OwnNamespaces: clusters.ownNamespaces,
+	})
+	// Every model cluster without a kubeconfig is this cluster: its objects are applied and pruned
+	// together with Tier One's, under the same labels.
+	local := append([]client.Object(nil), desired.TierOne...)
+	for _, mc := range p.Spec.ModelClusters {
+		if mc.KubeconfigSecretRef == nil {
+			local = append(local, desired.ModelClusters[mc.Name]...)
+		}
+	}
+	applyErr := r.deploy(ctx, p, local, served)
 
 	in.ProviderProblems = creds.problems
 	in.ApplyError = applyErr
@@ -108,10 +130,24 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	in.GatewayClassName = desired.GatewayClassName
 	in.GatewayName = render.GatewayName(p)
 	in.ProviderObjects = desired.ProviderObjects
+	in.ClusterObjects = desired.ClusterObjects
+	in.ClusterProblems = clusters.clusterProbs
+	in.TierTwoGateways = clusters.tierTwo
+	in.Placements = clusters.placements
+	in.ModelProblems = clusters.modelProblems
+	in.ClusterAddress = func(name string) string {
+		if mc := modelCluster(p, name); mc != nil && mc.Address != nil {
+			return mc.Address.Hostname
+		}
+		return clusters.addresses[name]
+	}
 	in.Children, in.GatewayAddresses = r.observeChildren(ctx, desired.TierOne, served)
 	p.Status = status.Compute(in)
 	if applyErr == nil {
 		p.Status.ObservedGeneration = p.Generation
+	}
+	if clusters.rotating {
+		return ctrl.Result{RequeueAfter: time.Second}, applyErr
 	}
 	if len(missing) > 0 {
 		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
@@ -204,6 +240,10 @@ func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired [
 		}
 	}
 	return children, addresses
+}
+
+func toUnstructuredMap(obj client.Object) (map[string]any, error) {
+	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
 
 // conditionsOf reads status.conditions of any object.

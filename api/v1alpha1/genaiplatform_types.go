@@ -465,9 +465,10 @@ type ClusterAddress struct {
 	// +kubebuilder:validation:MaxLength=253
 	Hostname string `json:"hostname"`
 
-	// Port of the Tier Two gateway.
+	// Port of the Tier Two gateway (which listens HTTP on 80 inside its cluster; another port when a load
+	// balancer or port mapping fronts it).
 	// +optional
-	// +kubebuilder:default=443
+	// +kubebuilder:default=80
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`

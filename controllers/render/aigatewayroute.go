@@ -20,12 +20,19 @@ type modelRule struct {
 	rule  aigv1b1.AIGatewayRouteRule
 }
 
-// modelRules builds one rule per model that has at least one usable backend, and records each model's
-// backends in routes. A provider that was not rendered (its credentials are missing) is left out, so
-// that the route never references a backend that does not exist.
-func modelRules(p *platformv1.GenAIPlatform, providers map[string]bool, routes map[string][]string) []modelRule {
+// modelRules builds one rule per model, and records in routes the backends each model is served by.
+//
+// A provider that was not rendered (its credentials are missing) is left out, so that no route
+// references a backend that does not exist. A self-hosted model is routed to each model cluster where
+// one of its placements is Ready, weighted by those placements' weights, at their best priority: a
+// placement that is not Ready (GPUs pending, image pulling, crashing) gets no traffic, which goes to the
+// model's other placements and provider routes instead. A model with nothing Ready keeps its rule, sent
+// to all its placements, so clients get the gateway's error rather than a 404 for an unknown model.
+func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[string][]string) []modelRule {
+	p := in.Platform
 	var rules []modelRule
-	for _, m := range p.Spec.Models {
+	for i := range p.Spec.Models {
+		m := &p.Spec.Models[i]
 		var refs []aigv1b1.AIGatewayRouteRuleBackendRef
 		for _, r := range m.Routes {
 			if !providers[r.Provider] {
@@ -40,6 +47,14 @@ func modelRules(p *platformv1.GenAIPlatform, providers map[string]bool, routes m
 			refs = append(refs, ref)
 			routes[m.Name] = append(routes[m.Name], "provider:"+r.Provider)
 		}
+		if m.SelfHosted != nil {
+			ready, readyRoutes := clusterRefs(in, m, linkedClusters, true)
+			refs = append(refs, ready...)
+			routes[m.Name] = append(routes[m.Name], readyRoutes...)
+			if len(refs) == 0 {
+				refs, _ = clusterRefs(in, m, linkedClusters, false)
+			}
+		}
 		if len(refs) == 0 {
 			continue
 		}
@@ -51,6 +66,32 @@ func modelRules(p *platformv1.GenAIPlatform, providers map[string]bool, routes m
 		}})
 	}
 	return rules
+}
+
+// clusterRefs are a self-hosted model's backends at Tier One, one per linked model cluster that holds a
+// placement (a Ready one when onlyReady), with the sum of those placements' weights and their best
+// priority; and the routes they stand for, as "cluster:<name>/<pool>".
+func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, onlyReady bool) ([]aigv1b1.AIGatewayRouteRuleBackendRef, []string) {
+	var refs []aigv1b1.AIGatewayRouteRuleBackendRef
+	var routes []string
+	index := map[string]int{}
+	for _, pl := range m.SelfHosted.Placements {
+		if !linked[pl.Cluster] || (onlyReady && !in.PlacementReady[PlacementKey(m.Name, pl.Cluster, pl.NodePool)]) {
+			continue
+		}
+		w, prio := *weightOf(pl.Weight), *priorityOf(pl.Priority)
+		routes = append(routes, "cluster:"+pl.Cluster+"/"+pl.NodePool)
+		if i, ok := index[pl.Cluster]; ok {
+			*refs[i].Weight += w
+			*refs[i].Priority = min(*refs[i].Priority, prio)
+			continue
+		}
+		index[pl.Cluster] = len(refs)
+		refs = append(refs, aigv1b1.AIGatewayRouteRuleBackendRef{
+			Name: ClusterBackendName(in.Platform, pl.Cluster), Weight: int32Ptr(w), Priority: &prio,
+		})
+	}
+	return refs, routes
 }
 
 // aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,

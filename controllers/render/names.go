@@ -109,3 +109,15 @@ func itoa(i int) string {
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
 }
+
+// NameMax is Name with a shorter length limit, for names other names are derived from. The result starts
+// with a letter (DNS-1035, as KServe requires).
+func NameMax(limit int, parts ...string) string {
+	n := strings.Join(parts, "-")
+	if len(n) <= limit {
+		return n
+	}
+	sum := sha256.Sum256([]byte(n))
+	suffix := hex.EncodeToString(sum[:])[:10]
+	return strings.TrimRight(n[:limit-len(suffix)-1], "-.") + "-" + suffix
+}

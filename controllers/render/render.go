@@ -21,12 +21,34 @@ type Input struct {
 	// BackendSecurityPolicy expects. A provider that needs a Secret and has no entry here is left out (its
 	// status says why), so that one broken Secret never breaks the routes of the others.
 	Credentials map[string]map[string][]byte
+
+	// ModelTokens are self-hosted models' download credentials, by model name.
+	ModelTokens map[string][]byte
+
+	// ClusterKeys are the Tier One -> Tier Two keys, by model cluster. A cluster without one gets no
+	// link (the reconciler always provides one).
+	ClusterKeys map[string]ClusterKey
+
+	// TierTwoAddresses are the Tier Two Gateways' status addresses, by model cluster.
+	TierTwoAddresses map[string]string
+
+	// PlacementReady says which placements' InferenceServices are Ready, by PlacementKey.
+	PlacementReady map[string]bool
+
+	// OwnNamespaces says, by model cluster, whether the operator creates (and so owns) its namespace.
+	OwnNamespaces map[string]bool
 }
+
+// PlacementKey identifies a placement in Input.PlacementReady.
+func PlacementKey(model, cluster, nodePool string) string { return model + "|" + cluster + "|" + nodePool }
 
 // Output is the desired state.
 type Output struct {
 	// TierOne are the objects in the platform's own cluster, in apply order.
 	TierOne []client.Object
+
+	// ModelClusters are each model cluster's objects (Tier Two and models), by cluster name.
+	ModelClusters map[string][]client.Object
 
 	// Providers lists the providers that were rendered (their credentials resolved).
 	Providers map[string]bool
@@ -42,6 +64,25 @@ type Output struct {
 	GatewayClassName string
 
 	providerBackend map[string]string
+}
+
+// ClusterObjects names Tier One's link objects of a model cluster whose acceptance makes the link ready.
+func (o Output) ClusterObjects(cluster string) []string {
+	var keys []string
+	for _, obj := range o.TierOne {
+		if obj.GetLabels()[LabelModelCluster] != cluster {
+			continue
+		}
+		switch obj.(type) {
+		case *aigv1b1.AIServiceBackend:
+			keys = append(keys, "AIServiceBackend/"+obj.GetName())
+		case *aigv1b1.BackendSecurityPolicy:
+			keys = append(keys, "BackendSecurityPolicy/"+obj.GetName())
+		case *egv1a1.Backend:
+			keys = append(keys, "Backend/"+obj.GetName())
+		}
+	}
+	return keys
 }
 
 // ProviderObjects names the children whose acceptance makes a provider ready, as status.ChildKey does.
@@ -67,7 +108,7 @@ func (o Output) ProviderObjects(provider string) []string {
 func Render(in Input) Output {
 	p := in.Platform
 	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}, RouteOfModel: map[string]string{},
-		providerBackend: map[string]string{}}
+		providerBackend: map[string]string{}, ModelClusters: map[string][]client.Object{}}
 
 	t1 := tierOneGateway(p)
 	if t1.managedClass {
@@ -97,7 +138,22 @@ func Render(in Input) Output {
 		}
 	}
 
-	rules := modelRules(p, out.Providers, out.Routes)
+	linked := map[string]bool{}
+	for i := range p.Spec.ModelClusters {
+		mc := &p.Spec.ModelClusters[i]
+		key, ok := in.ClusterKeys[mc.Name]
+		if !ok {
+			continue
+		}
+		out.TierOne = append(out.TierOne, clusterKeySecret(p, mc, key))
+		if host, port := clusterAddress(mc, in.TierTwoAddresses[mc.Name]); host != "" {
+			linked[mc.Name] = true
+			out.TierOne = append(out.TierOne, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
+		}
+	}
+	out.ModelClusters = modelClusters(in)
+
+	rules := modelRules(in, out.Providers, linked, out.Routes)
 	for _, route := range aiGatewayRoutes(p, rules, out.RouteOfModel) {
 		out.TierOne = append(out.TierOne, route)
 	}

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
 )
 
 // Reasons used in conditions and component entries.
@@ -31,6 +32,9 @@ const (
 	ReasonSecretKeyNotFound         = "SecretKeyNotFound"
 	ReasonCrossNamespaceSecret      = "CrossNamespaceSecretRefNotAllowed"
 	ReasonKeepingLastGoodCredential = "KeepingLastGoodCredentials"
+	ReasonRemoteClusterUnsupported  = "RemoteClusterNotSupported"
+	ReasonWaitingForAddress         = "WaitingForTierTwoAddress"
+	ReasonNoPlacementReady          = "NoPlacementReady"
 )
 
 // Problem is a reason and a message for a part that is not ready. Messages never hold Secret values.
@@ -47,6 +51,12 @@ type Child struct {
 	Exists     bool
 	Generation int64
 	Conditions []metav1.Condition
+}
+
+// Placement is the observed state of one placement's InferenceService.
+type Placement struct {
+	Exists, Ready   bool
+	Reason, Message string
 }
 
 // Input is what Compute needs.
@@ -80,6 +90,15 @@ type Input struct {
 	GatewayName      string
 	ProviderObjects  func(provider string) []string // child keys whose readiness makes the provider ready
 	RouteOfModel     map[string]string              // model name -> AIGatewayRoute name
+
+	// Model clusters: problems (unsupported, unreachable), the Tier Two Gateways, the addresses Tier One
+	// uses, the Tier One link objects whose acceptance makes the link ready, and each placement's state.
+	ClusterProblems map[string]Problem
+	TierTwoGateways map[string]Child
+	ClusterAddress  func(cluster string) string
+	ClusterObjects  func(cluster string) []string
+	Placements      map[string]Placement // by render.PlacementKey
+	ModelProblems   map[string]Problem
 }
 
 // ChildKey identifies a child in Input.Children.
@@ -100,25 +119,28 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 
 	gw := gatewayCondition(in)
 	providers, provCond := providerStatuses(in)
-	models, ready, modelsCond := modelStatuses(in, providers, gw.ok)
+	clusters, clustersCond := clusterStatuses(in)
+	models, ready, modelsCond := modelStatuses(in, providers, clusters, gw.ok)
+	st.ModelClusters = clusters
 
 	st.Providers = providers
 	st.Models = models
 	st.ReadyModels = int32(ready)
 	st.TotalModels = int32(len(p.Spec.Models))
 	st.ModelsSummary = fmt.Sprintf("%d/%d", ready, len(p.Spec.Models))
-	// Model clusters are reconciled by the Tier Two part of the operator; without any, no condition.
-	if len(p.Spec.ModelClusters) == 0 {
-		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionModelClustersReady)
-	}
-
 	parts := []struct {
 		typ string
 		c   cond
 	}{
 		{platformv1.ConditionGatewayReady, gw},
 		{platformv1.ConditionProvidersReady, provCond},
+		{platformv1.ConditionModelClustersReady, clustersCond},
 		{platformv1.ConditionModelsReady, modelsCond},
+	}
+	// ModelClustersReady is there only when the spec has model clusters.
+	if len(p.Spec.ModelClusters) == 0 {
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionModelClustersReady)
+		parts = append(parts[:2], parts[3])
 	}
 	readyCond := cond{ok: true, reason: ReasonReady, message: "The platform serves " + st.ModelsSummary + " models at " + orNone(st.Endpoint)}
 	stalled := false
@@ -264,18 +286,22 @@ func providerCondition(in Input, name string) cond {
 	return cond{ok: true, reason: ReasonReady, message: "accepted by Envoy AI Gateway and Envoy Gateway"}
 }
 
-func modelStatuses(in Input, providers []platformv1.ProviderStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
+func modelStatuses(in Input, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
 	p := in.Platform
 	providerReady := map[string]bool{}
 	for _, ps := range providers {
 		providerReady[ps.Name] = ps.Ready
+	}
+	clusterReady := map[string]bool{}
+	for _, cs := range clusters {
+		clusterReady[cs.Name] = cs.Ready
 	}
 	out := make([]platformv1.ModelStatus, 0, len(p.Spec.Models))
 	ready := 0
 	overall := cond{ok: true, reason: ReasonReady}
 	for _, m := range p.Spec.Models {
 		routes := in.Routes[m.Name]
-		c := modelCondition(in, m.Name, routes, providerReady)
+		c := modelCondition(in, &m, routes, providerReady, clusterReady)
 		if c.ok && !gatewayReady {
 			c = cond{reason: ReasonGatewayNotReady, message: "the Tier One gateway is not ready"}
 		}
@@ -294,14 +320,23 @@ func modelStatuses(in Input, providers []platformv1.ProviderStatus, gatewayReady
 	return out, ready, overall
 }
 
-func modelCondition(in Input, model string, routes []string, providerReady map[string]bool) cond {
+func modelCondition(in Input, m *platformv1.ModelSpec, routes []string, providerReady, clusterReady map[string]bool) cond {
+	if prob, bad := in.ModelProblems[m.Name]; bad {
+		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+	}
 	if len(routes) == 0 {
+		if m.SelfHosted != nil {
+			if c, bad := missing(in, "InferenceService"); bad {
+				return c
+			}
+			return cond{reason: ReasonNoPlacementReady, message: "nothing can serve it: " + placementSummary(in, m)}
+		}
 		return cond{reason: ReasonNoUsableBackend, message: "no backend can serve it: every provider it routes to is unusable"}
 	}
 	if c, bad := missing(in, "AIGatewayRoute"); bad {
 		return c
 	}
-	if c := accepted(in, "AIGatewayRoute", in.RouteOfModel[model], []string{"Accepted"}, ReasonWaitingForAIGateway, "Envoy AI Gateway"); !c.ok {
+	if c := accepted(in, "AIGatewayRoute", in.RouteOfModel[m.Name], []string{"Accepted"}, ReasonWaitingForAIGateway, "Envoy AI Gateway"); !c.ok {
 		return c
 	}
 	var notReady []string
@@ -310,11 +345,87 @@ func modelCondition(in Input, model string, routes []string, providerReady map[s
 			if providerReady[name] {
 				return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(routes, ", ")}
 			}
-			notReady = append(notReady, name)
+			notReady = append(notReady, "provider "+name)
+		}
+		if target, ok := strings.CutPrefix(r, "cluster:"); ok {
+			cluster, _, _ := strings.Cut(target, "/")
+			if clusterReady[cluster] {
+				return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(routes, ", ")}
+			}
+			notReady = append(notReady, "model cluster "+cluster)
 		}
 	}
 	sort.Strings(notReady)
-	return cond{reason: ReasonProviderNotReady, message: "none of its providers is ready: " + strings.Join(notReady, ", ")}
+	return cond{reason: ReasonProviderNotReady, message: "none of its backends is ready: " + strings.Join(notReady, ", ")}
+}
+
+// placementSummary says why each placement of a model is not serving, in KServe's words.
+func placementSummary(in Input, m *platformv1.ModelSpec) string {
+	var parts []string
+	for _, pl := range m.SelfHosted.Placements {
+		where := pl.Cluster + "/" + pl.NodePool
+		if prob, bad := in.ClusterProblems[pl.Cluster]; bad {
+			parts = append(parts, where+": "+prob.Reason)
+			continue
+		}
+		st, ok := in.Placements[render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)]
+		if !ok {
+			parts = append(parts, where+": not deployed")
+			continue
+		}
+		parts = append(parts, where+": "+st.Reason+": "+st.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// clusterStatuses: a model cluster is ready when its Tier Two Gateway is accepted and programmed, Tier
+// One knows its address, and Tier One's link to it is accepted.
+func clusterStatuses(in Input) ([]platformv1.ModelClusterStatus, cond) {
+	p := in.Platform
+	out := make([]platformv1.ModelClusterStatus, 0, len(p.Spec.ModelClusters))
+	overall := cond{ok: true, reason: ReasonReady, message: fmt.Sprintf("%d model clusters ready", len(p.Spec.ModelClusters))}
+	for _, mc := range p.Spec.ModelClusters {
+		c := clusterCondition(in, mc.Name)
+		addr := ""
+		if in.ClusterAddress != nil {
+			addr = in.ClusterAddress(mc.Name)
+		}
+		out = append(out, platformv1.ModelClusterStatus{ComponentStatus: component(mc.Name, c), GatewayAddress: addr})
+		if !c.ok && overall.ok {
+			overall = cond{reason: c.reason, message: "model cluster " + mc.Name + ": " + c.message, stalled: c.stalled}
+		}
+		overall.stalled = overall.stalled || c.stalled
+	}
+	return out, overall
+}
+
+func clusterCondition(in Input, name string) cond {
+	if prob, bad := in.ClusterProblems[name]; bad {
+		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+	}
+	gw := in.TierTwoGateways[name]
+	key := ChildKey("TierTwoGateway", name)
+	sub := Input{Children: map[string]Child{key: gw}}
+	if c := accepted(sub, "TierTwoGateway", name, []string{"Accepted", "Programmed"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
+		c.message = strings.Replace(c.message, "TierTwoGateway "+name, "the Tier Two Gateway", 1)
+		return c
+	}
+	if in.ClusterAddress == nil || in.ClusterAddress(name) == "" {
+		return cond{reason: ReasonWaitingForAddress, message: "the Tier Two Gateway has no address yet (set spec.modelClusters[].address to give one)"}
+	}
+	if in.ClusterObjects != nil {
+		for _, k := range in.ClusterObjects(name) {
+			kind, obj, _ := strings.Cut(k, "/")
+			controller, reason := "Envoy AI Gateway", ReasonWaitingForAIGateway
+			if kind == "Backend" {
+				controller, reason = "Envoy Gateway", ReasonWaitingForGateway
+			}
+			if c := accepted(in, kind, obj, []string{"Accepted"}, reason, controller); !c.ok {
+				return c
+			}
+		}
+	}
+	return cond{ok: true, reason: ReasonReady, message: "Tier Two gateway programmed; linked from Tier One"}
 }
 
 func component(name string, c cond) platformv1.ComponentStatus {

@@ -1,0 +1,233 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+// defaultKeyRotationGrace is how long Tier Two keeps admitting the previous key after Tier One switched
+// to the new one: time for Envoy AI Gateway to push the new credential to every Tier One proxy.
+const defaultKeyRotationGrace = 30 * time.Second
+
+// clusterFacts is what the reconciler observed about the model clusters, for render and status.
+type clusterFacts struct {
+	keys           map[string]render.ClusterKey
+	rotating       bool
+	addresses      map[string]string
+	ownNamespaces  map[string]bool
+	placements     map[string]status.Placement // by render.PlacementKey
+	placementReady map[string]bool
+	tierTwo        map[string]status.Child // Tier Two Gateway, by cluster
+	modelTokens    map[string][]byte
+	modelProblems  map[string]status.Problem
+	clusterProbs   map[string]status.Problem
+}
+
+// observeModelClusters reads, for each model cluster: its namespace, its Tier Two Gateway, the
+// InferenceServices of its placements, and the key state; and each self-hosted model's download token.
+func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, kserveServed bool) clusterFacts {
+	f := clusterFacts{
+		keys: map[string]render.ClusterKey{}, addresses: map[string]string{}, ownNamespaces: map[string]bool{},
+		placements: map[string]status.Placement{}, placementReady: map[string]bool{}, tierTwo: map[string]status.Child{},
+		modelTokens: map[string][]byte{}, modelProblems: map[string]status.Problem{}, clusterProbs: map[string]status.Problem{},
+	}
+	for i := range p.Spec.ModelClusters {
+		mc := &p.Spec.ModelClusters[i]
+		if mc.KubeconfigSecretRef != nil {
+			f.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonRemoteClusterUnsupported, Stalled: true,
+				Message: "model clusters reached through kubeconfigSecretRef are not supported by this operator version yet"}
+			continue
+		}
+		c := r.Client
+		ns := render.ModelClusterNamespace(mc)
+		var nsObj corev1.Namespace
+		switch err := c.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
+		case apierrors.IsNotFound(err):
+			f.ownNamespaces[mc.Name] = true
+		case err == nil:
+			f.ownNamespaces[mc.Name] = nsObj.Labels[platformv1.LabelPlatform] == p.Name && nsObj.Labels[platformv1.LabelPlatformNS] == p.Namespace
+		}
+
+		var gw gwapiv1.Gateway
+		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
+			f.tierTwo[mc.Name] = childOf(&gw)
+			for _, a := range gw.Status.Addresses {
+				if a.Value != "" {
+					f.addresses[mc.Name] = a.Value
+					break
+				}
+			}
+		} else {
+			f.tierTwo[mc.Name] = status.Child{}
+		}
+
+		key, rotating := r.clusterKey(ctx, p, mc)
+		f.keys[mc.Name] = key
+		f.rotating = f.rotating || rotating
+	}
+
+	for i := range p.Spec.Models {
+		m := &p.Spec.Models[i]
+		if m.SelfHosted == nil {
+			continue
+		}
+		if ref := m.SelfHosted.CredentialsSecretRef; ref != nil {
+			if v, prob := r.readSecretKey(ctx, p, *ref, render.KeyHFToken); prob != nil {
+				f.modelProblems[m.Name] = *prob
+			} else {
+				f.modelTokens[m.Name] = v
+			}
+		}
+		for _, pl := range m.SelfHosted.Placements {
+			key := render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)
+			mc := modelCluster(p, pl.Cluster)
+			if mc == nil || !kserveServed || mc.KubeconfigSecretRef != nil {
+				continue
+			}
+			var isvc kservev1b1.InferenceService
+			err := r.Client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, m.Name, pl.NodePool)}, &isvc)
+			f.placements[key] = placementOf(&isvc, err)
+			f.placementReady[key] = f.placements[key].Ready
+		}
+	}
+	return f
+}
+
+// placementOf reads an InferenceService's readiness, with KServe's own reason when it is not Ready.
+func placementOf(isvc *kservev1b1.InferenceService, getErr error) status.Placement {
+	if getErr != nil {
+		return status.Placement{Reason: "InferenceServiceNotFound", Message: "the InferenceService does not exist yet"}
+	}
+	pl := status.Placement{Exists: true, Reason: "WaitingForKServe", Message: "KServe has not reported the InferenceService Ready yet"}
+	stale := isvc.Status.ObservedGeneration != 0 && isvc.Status.ObservedGeneration < isvc.Generation
+	for _, c := range isvc.Status.Conditions {
+		if c.Type != "Ready" {
+			continue
+		}
+		switch {
+		case c.Status == corev1.ConditionTrue && !stale:
+			return status.Placement{Exists: true, Ready: true, Reason: "Ready", Message: "InferenceService " + isvc.Name + " is Ready"}
+		case c.Status == corev1.ConditionFalse:
+			pl.Reason, pl.Message = nonEmpty(c.Reason, "NotReady"), c.Message
+		}
+	}
+	if fi := isvc.Status.ModelStatus; fi != nil && fi.LastFailureInfo != nil {
+		pl.Reason = nonEmpty(fi.LastFailureInfo.Reason, pl.Reason)
+		pl.Message = nonEmpty(fi.LastFailureInfo.Message, pl.Message)
+	}
+	pl.Message = "InferenceService " + isvc.Name + ": " + pl.Message
+	return pl
+}
+
+func nonEmpty(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClusterSpec {
+	for i := range p.Spec.ModelClusters {
+		if p.Spec.ModelClusters[i].Name == name {
+			return &p.Spec.ModelClusters[i]
+		}
+	}
+	return nil
+}
+
+// clusterKey returns the cluster's key state for this reconcile, advanced by at most one rotation step,
+// and whether a rotation is under way (so the reconciler comes back soon).
+//
+// The rotation never leaves a moment when Tier Two refuses what Tier One sends:
+//  1. stage: a new key becomes Next; Tier Two admits Current and Next; Tier One still sends Current.
+//  2. switch, once Tier Two's live key Secret admits Next: Tier One sends Next (now Current); Tier Two
+//     still admits the old key (now Previous).
+//  3. retire, once a grace period has passed since Tier One's live Secret switched (time for the gateway
+//     to push it to every proxy): Tier Two admits only Current.
+func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (render.ClusterKey, bool) {
+	var tierOne corev1.Secret
+	name := types.NamespacedName{Namespace: p.Namespace, Name: render.ClusterKeySecretName(p, mc.Name)}
+	if err := r.Client.Get(ctx, name, &tierOne); err != nil {
+		// The cache may not have seen the Secret written by the last reconcile yet: ask the API server
+		// before making a new key, or the link's key would change under Tier Two's feet.
+		if err := r.APIReader.Get(ctx, name, &tierOne); err != nil {
+			return render.ClusterKey{Current: newKey(), Token: p.Annotations[render.AnnotationRotateClusterKeys]}, false
+		}
+	}
+	k := render.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
+	if k.Current == "" {
+		k.Current = newKey()
+		return k, false
+	}
+	admitted := map[string]bool{}
+	var tierTwo corev1.Secret
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoKeySecretName(p)}, &tierTwo); err == nil {
+		for _, v := range tierTwo.Data {
+			admitted[string(v)] = true
+		}
+	}
+	requested := p.Annotations[render.AnnotationRotateClusterKeys]
+	now := r.now()
+	switch {
+	case k.Next != "":
+		if admitted[render.TierTwoAuthorization(k.Next)] {
+			k.Previous, k.Current, k.Next = k.Current, k.Next, ""
+			k.SwitchedAt = now.UTC().Format(time.RFC3339)
+		}
+		return k, true
+	case k.Previous != "":
+		switched, _ := time.Parse(time.RFC3339, k.SwitchedAt)
+		if now.Sub(switched) >= r.keyRotationGrace() {
+			k.Previous, k.SwitchedAt = "", ""
+			return k, false
+		}
+		return k, true
+	case requested != "" && requested != k.Token:
+		k.Next, k.Token = newKey(), requested
+		return k, true
+	}
+	return k, false
+}
+
+func (r *GenAIPlatformReconciler) now() time.Time {
+	if r.Clock != nil {
+		return r.Clock()
+	}
+	return time.Now()
+}
+
+func (r *GenAIPlatformReconciler) keyRotationGrace() time.Duration {
+	if r.KeyRotationGrace > 0 {
+		return r.KeyRotationGrace
+	}
+	return defaultKeyRotationGrace
+}
+
+// newKey is a random 256-bit key.
+func newKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand never fails on Linux (it panics if the kernel cannot provide)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// childOf reads a typed child's generation and conditions for status.
+func childOf(obj client.Object) status.Child {
+	u, err := toUnstructuredMap(obj)
+	if err != nil {
+		return status.Child{Exists: true}
+	}
+	return status.Child{Exists: true, Generation: obj.GetGeneration(), Conditions: conditionsOf(u)}
+}

@@ -1,0 +1,92 @@
+package render
+
+import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// The Tier One -> Tier Two link of one model cluster, on the Tier One side: the key Secret (which also
+// records the rotation state), and the AIServiceBackend + Backend + BackendSecurityPolicy that send
+// requests to the cluster's Tier Two gateway with that key.
+
+func clusterKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k ClusterKey) *corev1.Secret {
+	m := objectMeta(p, ClusterKeySecretName(p, mc.Name), "cluster-link")
+	m.Labels[LabelModelCluster] = mc.Name
+	data := map[string][]byte{KeyAPIKey: []byte(k.Current)}
+	if k.Next != "" {
+		data[keyNext] = []byte(k.Next)
+	}
+	if k.Previous != "" {
+		data[keyPrevious] = []byte(k.Previous)
+	}
+	if k.Token != "" || k.SwitchedAt != "" {
+		m.Annotations = map[string]string{}
+		if k.Token != "" {
+			m.Annotations[annotationRotationToken] = k.Token
+		}
+		if k.SwitchedAt != "" {
+			m.Annotations[annotationSwitchedAt] = k.SwitchedAt
+		}
+	}
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: m,
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+func clusterBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, host string, port int32) *egv1a1.Backend {
+	ep := egv1a1.BackendEndpoint{}
+	if isIP(host) {
+		ep.IP = &egv1a1.IPEndpoint{Address: host, Port: port}
+	} else {
+		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: host, Port: port}
+	}
+	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
+	m.Labels[LabelModelCluster] = mc.Name
+	return &egv1a1.Backend{
+		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
+		ObjectMeta: m,
+		Spec:       egv1a1.BackendSpec{Endpoints: []egv1a1.BackendEndpoint{ep}},
+	}
+}
+
+func clusterAIServiceBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) *aigv1b1.AIServiceBackend {
+	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
+	m.Labels[LabelModelCluster] = mc.Name
+	return &aigv1b1.AIServiceBackend{
+		TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "AIServiceBackend"},
+		ObjectMeta: m,
+		Spec: aigv1b1.AIServiceBackendSpec{
+			// Tier Two speaks the OpenAI API (KServe's Hugging Face runtime behind it).
+			APISchema: aigv1b1.VersionedAPISchema{Name: aigv1b1.APISchemaOpenAI},
+			BackendRef: gwapiv1.BackendObjectReference{
+				Group: groupPtr(egv1a1.GroupName),
+				Kind:  kindPtr(egv1a1.KindBackend),
+				Name:  gwapiv1.ObjectName(ClusterBackendName(p, mc.Name)),
+			},
+		},
+	}
+}
+
+func clusterBackendSecurityPolicy(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) *aigv1b1.BackendSecurityPolicy {
+	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
+	m.Labels[LabelModelCluster] = mc.Name
+	return &aigv1b1.BackendSecurityPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "BackendSecurityPolicy"},
+		ObjectMeta: m,
+		Spec: aigv1b1.BackendSecurityPolicySpec{
+			TargetRefs: []gwapiv1.LocalPolicyTargetReference{{
+				Group: aigv1b1.GroupName, Kind: "AIServiceBackend", Name: gwapiv1.ObjectName(ClusterBackendName(p, mc.Name)),
+			}},
+			Type:   aigv1b1.BackendSecurityPolicyTypeAPIKey,
+			APIKey: &aigv1b1.BackendSecurityPolicyAPIKey{SecretRef: &aigv1b1.SecretObjectReference{Name: gwapiv1.ObjectName(ClusterKeySecretName(p, mc.Name))}},
+		},
+	}
+}

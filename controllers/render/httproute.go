@@ -1,0 +1,71 @@
+package render
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// maxRulesPerHTTPRoute is Gateway API's limit of rules in one HTTPRoute.
+const maxRulesPerHTTPRoute = 16
+
+// kserveOpenAIPrefix is where KServe's Hugging Face runtime serves the OpenAI API; Tier One sends /v1.
+const kserveOpenAIPrefix = "/openai/v1"
+
+// TierTwoRouteName names the i-th HTTPRoute shard of a Tier Two gateway.
+func TierTwoRouteName(p *platformv1.GenAIPlatform, i int) string {
+	return Name(p.Name, "models", itoa(i))
+}
+
+// weightedService is one InferenceService predictor a Tier Two rule sends to.
+type weightedService struct {
+	name   string
+	weight int32
+}
+
+// tierTwoRule routes one model, by the header Tier One's AI Gateway sets, to its predictors in this
+// cluster, weighted, rewriting the OpenAI path to KServe's.
+func tierTwoRule(model string, backends []weightedService) gwapiv1.HTTPRouteRule {
+	rule := gwapiv1.HTTPRouteRule{
+		Matches: []gwapiv1.HTTPRouteMatch{{
+			Path:    &gwapiv1.HTTPPathMatch{Type: pathPrefix(), Value: strPtr("/v1")},
+			Headers: []gwapiv1.HTTPHeaderMatch{{Type: headerExact(), Name: ModelHeader, Value: model}},
+		}},
+		Filters: []gwapiv1.HTTPRouteFilter{{
+			Type: gwapiv1.HTTPRouteFilterURLRewrite,
+			URLRewrite: &gwapiv1.HTTPURLRewriteFilter{Path: &gwapiv1.HTTPPathModifier{
+				Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: strPtr(kserveOpenAIPrefix),
+			}},
+		}},
+	}
+	for _, b := range backends {
+		port := gwapiv1.PortNumber(80)
+		rule.BackendRefs = append(rule.BackendRefs, gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{
+			BackendObjectReference: gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName(PredictorServiceName(b.name)), Port: &port},
+			Weight:                 int32Ptr(b.weight),
+		}})
+	}
+	return rule
+}
+
+// tierTwoRoutes shards a cluster's rules into HTTPRoutes attached to its Tier Two Gateway.
+func tierTwoRoutes(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, rules []gwapiv1.HTTPRouteRule) []*gwapiv1.HTTPRoute {
+	var out []*gwapiv1.HTTPRoute
+	for start := 0; start < len(rules); start += maxRulesPerHTTPRoute {
+		end := min(start+maxRulesPerHTTPRoute, len(rules))
+		out = append(out, &gwapiv1.HTTPRoute{
+			TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "HTTPRoute"},
+			ObjectMeta: tierTwoMeta(p, mc, TierTwoRouteName(p, len(out)), "tier-two"),
+			Spec: gwapiv1.HTTPRouteSpec{
+				CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{
+					Group: groupPtr(gwapiv1.GroupName), Kind: kindPtr("Gateway"), Name: gwapiv1.ObjectName(TierTwoGatewayName(p)),
+				}}},
+				Rules: rules[start:end],
+			},
+		})
+	}
+	return out
+}
+
+func pathPrefix() *gwapiv1.PathMatchType { t := gwapiv1.PathMatchPathPrefix; return &t }

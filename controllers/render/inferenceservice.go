@@ -1,0 +1,125 @@
+package render
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+const (
+	// AnnotationDeploymentMode selects KServe's raw deployment (a Deployment + Service + HPA, no Knative).
+	// KServe v0.20 calls it "Standard"; "RawDeployment" is its deprecated name.
+	AnnotationDeploymentMode = "serving.kserve.io/deploymentMode"
+	deploymentModeStandard   = "Standard"
+
+	// KeyHFToken is the key of the managed model download Secret, the environment variable the Hugging Face
+	// runtime and KServe's storage initializer read.
+	KeyHFToken = "HF_TOKEN"
+
+	// maxInferenceServiceName leaves room for the "-predictor" suffix of KServe's Service names.
+	maxInferenceServiceName = 47
+)
+
+// InferenceServiceName names the InferenceService of a placement: platform, model and node pool, made a
+// DNS-1035 label whatever characters the model name holds.
+func InferenceServiceName(p *platformv1.GenAIPlatform, model, nodePool string) string {
+	n := NameMax(maxInferenceServiceName, "m", p.Name, SafeName(model), nodePool)
+	return n
+}
+
+// PredictorServiceName is the Service KServe creates for an InferenceService in raw deployment mode.
+func PredictorServiceName(isvc string) string { return isvc + "-predictor" }
+
+// ModelSecretName names the model cluster's copy of a model's download credentials.
+func ModelSecretName(p *platformv1.GenAIPlatform, model string) string {
+	return Name(p.Name, SafeName(model), "download")
+}
+
+// modelSecret copies a model's download credentials into the model cluster's namespace, under the key the
+// runtime reads.
+func modelSecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, model string, token []byte) *corev1.Secret {
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: tierTwoMeta(p, mc, ModelSecretName(p, model), "model"),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{KeyHFToken: token},
+	}
+}
+
+// inferenceService serves one placement of a self-hosted model: KServe's Hugging Face runtime (vLLM)
+// serving the OpenAI API, on the node pool's GPUs, autoscaled between the placement's bounds.
+func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, pool *platformv1.NodePoolSpec,
+	m *platformv1.ModelSpec, pl *platformv1.Placement, hasToken bool) *kservev1b1.InferenceService {
+	sh := m.SelfHosted
+	meta := tierTwoMeta(p, mc, InferenceServiceName(p, m.Name, pl.NodePool), "model")
+	meta.Annotations = map[string]string{AnnotationDeploymentMode: deploymentModeStandard}
+
+	minReplicas := pl.MinReplicas
+	maxReplicas := minReplicas
+	if pl.MaxReplicas != nil {
+		maxReplicas = *pl.MaxReplicas
+	}
+	// The served model name is what clients ask for, so Tier One and Tier Two route it unchanged.
+	args := append([]string{"--model_name=" + m.Name}, sh.Args...)
+	env := append([]corev1.EnvVar(nil), sh.Env...)
+	if hasToken {
+		env = append(env, corev1.EnvVar{Name: KeyHFToken, ValueFrom: &corev1.EnvVarSource{
+			SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: ModelSecretName(p, m.Name)}, Key: KeyHFToken,
+			},
+		}})
+	}
+
+	model := &kservev1b1.ModelSpec{
+		ModelFormat: kservev1b1.ModelFormat{Name: "huggingface"},
+		StorageURI:  strPtr(sh.StorageURI),
+		Args:        args,
+		Env:         env,
+		Resources:   resources(sh, pool),
+	}
+	if sh.Runtime != "" {
+		model.Runtime = strPtr(sh.Runtime)
+	}
+	return &kservev1b1.InferenceService{
+		TypeMeta:   metav1.TypeMeta{APIVersion: kservev1b1.GroupVersion.String(), Kind: "InferenceService"},
+		ObjectMeta: meta,
+		Spec: kservev1b1.InferenceServiceSpec{Predictor: kservev1b1.PredictorSpec{
+			MinReplicas:  int32Ptr(minReplicas),
+			MaxReplicas:  maxReplicas,
+			NodeSelector: pool.NodeSelector,
+			Tolerations:  pool.Tolerations,
+			Model:        model,
+		}},
+	}
+}
+
+// resources are the model's CPU and memory settings plus its GPUs, requested and limited alike (extended
+// resources cannot be overcommitted) in the node pool's GPU resource.
+func resources(sh *platformv1.SelfHostedModel, pool *platformv1.NodePoolSpec) *corev1.ResourceRequirements {
+	r := corev1.ResourceRequirements{}
+	if sh.Resources != nil {
+		r = *sh.Resources.DeepCopy()
+	}
+	if sh.GPUs > 0 {
+		gpu := pool.GPUResourceName
+		if gpu == "" {
+			gpu = "nvidia.com/gpu"
+		}
+		q := *resource.NewQuantity(int64(sh.GPUs), resource.DecimalSI)
+		if r.Requests == nil {
+			r.Requests = corev1.ResourceList{}
+		}
+		if r.Limits == nil {
+			r.Limits = corev1.ResourceList{}
+		}
+		r.Requests[gpu] = q
+		r.Limits[gpu] = q
+	}
+	if len(r.Requests) == 0 && len(r.Limits) == 0 {
+		return nil
+	}
+	return &r
+}

@@ -1,0 +1,144 @@
+package render
+
+import (
+	"net"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// LabelModelCluster marks Tier Two objects with the model cluster they belong to.
+const LabelModelCluster = "platform.genai.dev/model-cluster"
+
+// Annotations on the Tier One key Secret that record the key rotation's state.
+const (
+	// AnnotationRotateClusterKeys on a GenAIPlatform asks for new Tier One -> Tier Two keys: set it to any
+	// new value (a date, a counter) to rotate every model cluster's key once.
+	AnnotationRotateClusterKeys = "platform.genai.dev/rotate-cluster-keys"
+	annotationRotationToken     = "platform.genai.dev/rotation-token"
+	annotationSwitchedAt        = "platform.genai.dev/key-switched-at"
+)
+
+// Keys of the Tier One key Secret: BackendSecurityPolicy reads apiKey; next and previous hold the other
+// keys while a rotation is under way.
+const (
+	keyNext     = "next"
+	keyPrevious = "previous"
+)
+
+// tierTwoListenerPort is where Tier Two gateways listen (HTTP, inside the model cluster's network).
+const tierTwoListenerPort = 80
+
+// ClusterKey is the state of one model cluster's Tier One -> Tier Two key.
+type ClusterKey struct {
+	// Current is the key Tier One sends.
+	Current string
+	// Next is staged: Tier Two admits it before Tier One switches to it.
+	Next string
+	// Previous is retiring: Tier One has moved off it, Tier Two still admits it for a grace period.
+	Previous string
+	// Token is the last rotation request (AnnotationRotateClusterKeys) acted upon.
+	Token string
+	// SwitchedAt is when Tier One switched to Current (RFC 3339), empty when no rotation is under way.
+	SwitchedAt string
+}
+
+// Admitted are the keys Tier Two accepts: every key Tier One uses or may use during a rotation.
+func (k ClusterKey) Admitted() []string {
+	var out []string
+	for _, v := range []string{k.Current, k.Next, k.Previous} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ClusterKeyFromSecret reads a key state from the Tier One key Secret's data and annotations.
+func ClusterKeyFromSecret(data map[string][]byte, annotations map[string]string) ClusterKey {
+	return ClusterKey{
+		Current: string(data[KeyAPIKey]), Next: string(data[keyNext]), Previous: string(data[keyPrevious]),
+		Token: annotations[annotationRotationToken], SwitchedAt: annotations[annotationSwitchedAt],
+	}
+}
+
+// TierTwoAuthorization is the Authorization header value Tier One sends with a key (BackendSecurityPolicy
+// APIKey sends "Bearer <key>"); Tier Two's SecurityPolicy compares the whole header with it.
+func TierTwoAuthorization(key string) string { return "Bearer " + key }
+
+// ModelClusterNamespace is the namespace of a model cluster's Tier Two and models.
+func ModelClusterNamespace(mc *platformv1.ModelClusterSpec) string {
+	if mc.Namespace != "" {
+		return mc.Namespace
+	}
+	return "genai-models"
+}
+
+// Names of Tier Two objects (in the model cluster's namespace, shared by platforms: hence the prefix).
+func TierTwoGatewayName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "tier-two") }
+func tierTwoProxyName(p *platformv1.GenAIPlatform) string   { return Name(p.Name, "tier-two-proxy") }
+func tierTwoPolicyName(p *platformv1.GenAIPlatform) string  { return Name(p.Name, "tier-two-auth") }
+
+// TierTwoKeySecretName names Tier Two's copy of the keys it admits.
+func TierTwoKeySecretName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "tier-one-keys") }
+
+func tierTwoClassName(p *platformv1.GenAIPlatform, cluster string) string {
+	return Name("genai", p.Namespace, p.Name, "t2", cluster)
+}
+
+// ClusterBackendName names Tier One's AIServiceBackend, Backend and BackendSecurityPolicy of a cluster.
+func ClusterBackendName(p *platformv1.GenAIPlatform, cluster string) string {
+	return Name(p.Name, "cluster", cluster)
+}
+
+// ClusterKeySecretName names Tier One's key Secret of a cluster (the key state lives there).
+func ClusterKeySecretName(p *platformv1.GenAIPlatform, cluster string) string {
+	return Name(p.Name, "cluster", cluster, "key")
+}
+
+// tierTwoMeta is the metadata of a Tier Two object: no owner reference (it lives in another namespace
+// or another cluster, where owner references cannot point), the operator's labels, the cluster's name.
+func tierTwoMeta(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, name, component string) metav1.ObjectMeta {
+	l := Labels(p, component)
+	l[LabelModelCluster] = mc.Name
+	return metav1.ObjectMeta{Name: name, Namespace: ModelClusterNamespace(mc), Labels: l}
+}
+
+// tierTwoGateway describes a model cluster's Tier Two gateway.
+func tierTwoGateway(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) gatewayParams {
+	replicas := int32(1)
+	if mc.Replicas != nil {
+		replicas = *mc.Replicas
+	}
+	labels := Labels(p, "tier-two")
+	labels[LabelModelCluster] = mc.Name
+	return gatewayParams{
+		meta:         func(name string) metav1.ObjectMeta { return tierTwoMeta(p, mc, name, "tier-two") },
+		labels:       labels,
+		className:    tierTwoClassName(p, mc.Name),
+		managedClass: true,
+		description:  "Tier Two gateway of a GenAIPlatform, managed by its operator",
+		name:         TierTwoGatewayName(p),
+		proxyName:    tierTwoProxyName(p),
+		replicas:     replicas,
+		listener:     gwapiv1.Listener{Name: ListenerName, Protocol: gwapiv1.HTTPProtocolType, Port: tierTwoListenerPort},
+	}
+}
+
+// clusterAddress is how Tier One reaches a cluster's Tier Two: the spec's address, else the Tier Two
+// Gateway's status address. Empty when neither is known yet.
+func clusterAddress(mc *platformv1.ModelClusterSpec, observed string) (string, int32) {
+	if mc.Address != nil {
+		port := mc.Address.Port
+		if port == 0 {
+			port = tierTwoListenerPort
+		}
+		return mc.Address.Hostname, port
+	}
+	return observed, tierTwoListenerPort
+}
+
+func isIP(s string) bool { return net.ParseIP(strings.Trim(s, "[]")) != nil }

@@ -15,6 +15,7 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/config/crd"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
@@ -29,7 +30,10 @@ func TestGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cases := map[string][]string{"samples": {"../../config/samples/secrets.yaml", "../../config/samples/platform_v1alpha1_genaiplatform.yaml"}}
+	cases := map[string][]string{
+		"samples":            {"../../config/samples/secrets.yaml", "../../config/samples/platform_v1alpha1_genaiplatform.yaml"},
+		"samples-selfhosted": {"../../config/samples/secrets.yaml", "../../config/samples/secrets-selfhosted.yaml", "../../config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml"},
+	}
 	for _, in := range inputs {
 		cases[strings.TrimSuffix(filepath.Base(in), ".in.yaml")] = []string{in}
 	}
@@ -39,7 +43,7 @@ func TestGolden(t *testing.T) {
 	for name, files := range cases {
 		t.Run(name, func(t *testing.T) {
 			in := LoadInput(t, files...)
-			got := RenderYAML(t, render.Render(in).TierOne)
+			got := OutputYAML(t, in.Platform, render.Render(in))
 			goldenFile := filepath.Join("testdata", name+".out.yaml")
 			if *update {
 				if err := os.WriteFile(goldenFile, got, 0o644); err != nil {
@@ -58,11 +62,33 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// LoadInput reads YAML files holding one GenAIPlatform and any number of Secrets, and resolves the
-// platform's provider credentials from those Secrets as the controller does from the cluster.
+// Facts is a test-only document (kind: Facts) in golden inputs: what the reconciler would have observed.
+type Facts struct {
+	TierTwoAddresses map[string]string `json:"tierTwoAddresses"`
+	ReadyPlacements  []string          `json:"readyPlacements"` // "model|cluster|pool"
+	Keys             map[string]struct {
+		Current, Next, Previous string
+	} `json:"keys"`
+	ForeignNamespaces []string `json:"foreignNamespaces"` // clusters whose namespace the user made
+}
+
+// OutputYAML prints Tier One's objects, then each model cluster's, in spec order.
+func OutputYAML(t testing.TB, p *platformv1.GenAIPlatform, out render.Output) []byte {
+	b := RenderYAML(t, out.TierOne)
+	for _, mc := range p.Spec.ModelClusters {
+		b = append(b, []byte("# model cluster "+mc.Name+"\n")...)
+		b = append(b, RenderYAML(t, out.ModelClusters[mc.Name])...)
+	}
+	return b
+}
+
+// LoadInput reads YAML files holding one GenAIPlatform, any number of Secrets and optionally Facts, and
+// resolves the platform's credentials from those Secrets as the controller does from the cluster. Model
+// clusters get a fixed key and an operator-created namespace unless Facts say otherwise.
 func LoadInput(t testing.TB, files ...string) render.Input {
 	t.Helper()
 	var p *platformv1.GenAIPlatform
+	var facts Facts
 	secrets := map[string]*corev1.Secret{}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -78,8 +104,17 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 			doc, _ := sigyaml.Marshal(raw)
 			switch raw["kind"] {
 			case "GenAIPlatform":
+				// The API server's schema defaults, so render sees what it sees in a cluster.
+				if err := crd.Default(raw); err != nil {
+					t.Fatal(err)
+				}
+				doc, _ = sigyaml.Marshal(raw)
 				p = &platformv1.GenAIPlatform{}
 				if err := sigyaml.UnmarshalStrict(doc, p); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+			case "Facts":
+				if err := sigyaml.Unmarshal(doc, &facts); err != nil {
 					t.Fatalf("%s: %v", f, err)
 				}
 			case "Secret":
@@ -116,7 +151,39 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 			}
 		}
 	}
-	return render.Input{Platform: p, Credentials: creds}
+	in := render.Input{Platform: p, Credentials: creds, ModelTokens: map[string][]byte{}, ClusterKeys: map[string]render.ClusterKey{},
+		TierTwoAddresses: facts.TierTwoAddresses, PlacementReady: map[string]bool{}, OwnNamespaces: map[string]bool{}}
+	for _, m := range p.Spec.Models {
+		if m.SelfHosted == nil || m.SelfHosted.CredentialsSecretRef == nil {
+			continue
+		}
+		ref := m.SelfHosted.CredentialsSecretRef
+		if s, ok := secrets[ref.Name]; ok {
+			if key, ok := render.PickSecretKey(s.Data, ref.Key, render.KeyHFToken); ok {
+				in.ModelTokens[m.Name] = s.Data[key]
+			}
+		}
+	}
+	for _, mc := range p.Spec.ModelClusters {
+		in.ClusterKeys[mc.Name] = render.ClusterKey{Current: "key-" + mc.Name}
+		if k, ok := facts.Keys[mc.Name]; ok {
+			in.ClusterKeys[mc.Name] = render.ClusterKey{Current: k.Current, Next: k.Next, Previous: k.Previous}
+		}
+		in.OwnNamespaces[mc.Name] = !contains(facts.ForeignNamespaces, mc.Name)
+	}
+	for _, k := range facts.ReadyPlacements {
+		in.PlacementReady[k] = true
+	}
+	return in
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 var scheme = controllers.NewScheme()

@@ -15,7 +15,7 @@ const kserveOpenAIPrefix = "/openai/v1"
 
 // TierTwoRouteName names the i-th HTTPRoute shard of a Tier Two gateway.
 func TierTwoRouteName(p *platformv1.GenAIPlatform, i int) string {
-	return Name(p.Name, "models", itoa(i))
+	return Name(tierTwoPrefix(p), "models", itoa(i))
 }
 
 // weightedService is one InferenceService predictor a Tier Two rule sends to.

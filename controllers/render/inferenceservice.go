@@ -1,6 +1,8 @@
 package render
 
 import (
+	"strings"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,11 +25,20 @@ const (
 	maxInferenceServiceName = 47
 )
 
-// InferenceServiceName names the InferenceService of a placement: platform, model and node pool, made a
-// DNS-1035 label whatever characters the model name holds.
+// InferenceServiceName names the InferenceService of a placement: the model's name made a DNS-1035 label
+// (shortened if need be), the node pool, and a short hash of the platform and the exact model name (model
+// namespaces may be shared by platforms; two model names may look alike once sanitized).
 func InferenceServiceName(p *platformv1.GenAIPlatform, model, nodePool string) string {
-	n := NameMax(maxInferenceServiceName, "m", p.Name, SafeName(model), nodePool)
-	return n
+	suffix := "-" + nodePool + "-" + shortHash(p.Namespace+"/"+p.Name+"/"+model)
+	head := sanitize(model)
+	if head == "" || head[0] < 'a' || head[0] > 'z' {
+		head = "m-" + head
+	}
+	if room := maxInferenceServiceName - len(suffix); len(head) > room {
+		head = strings.TrimRight(head[:max(room, 1)], "-")
+	}
+	// A very long node pool name still yields a valid name.
+	return NameMax(maxInferenceServiceName, head+suffix)
 }
 
 // PredictorServiceName is the Service KServe creates for an InferenceService in raw deployment mode.
@@ -35,7 +46,7 @@ func PredictorServiceName(isvc string) string { return isvc + "-predictor" }
 
 // ModelSecretName names the model cluster's copy of a model's download credentials.
 func ModelSecretName(p *platformv1.GenAIPlatform, model string) string {
-	return Name(p.Name, SafeName(model), "download")
+	return Name(tierTwoPrefix(p), SafeName(model), "download")
 }
 
 // modelSecret copies a model's download credentials into the model cluster's namespace, under the key the

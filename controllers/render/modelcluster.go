@@ -77,13 +77,22 @@ func ModelClusterNamespace(mc *platformv1.ModelClusterSpec) string {
 	return "genai-models"
 }
 
-// Names of Tier Two objects (in the model cluster's namespace, shared by platforms: hence the prefix).
-func TierTwoGatewayName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "tier-two") }
-func tierTwoProxyName(p *platformv1.GenAIPlatform) string   { return Name(p.Name, "tier-two-proxy") }
-func tierTwoPolicyName(p *platformv1.GenAIPlatform) string  { return Name(p.Name, "tier-two-auth") }
+// tierTwoPrefix starts the names of a platform's objects in model clusters. A model namespace may be
+// shared by platforms of the same name from different namespaces, so the prefix carries a short hash of
+// the platform's namespace and name.
+func tierTwoPrefix(p *platformv1.GenAIPlatform) string {
+	return p.Name + "-" + shortHash(p.Namespace+"/"+p.Name)
+}
+
+// Names of Tier Two objects, in the model cluster's namespace.
+func TierTwoGatewayName(p *platformv1.GenAIPlatform) string { return Name(tierTwoPrefix(p), "tier-two") }
+func tierTwoProxyName(p *platformv1.GenAIPlatform) string   { return Name(tierTwoPrefix(p), "tier-two") }
+func tierTwoPolicyName(p *platformv1.GenAIPlatform) string  { return Name(tierTwoPrefix(p), "tier-one-only") }
 
 // TierTwoKeySecretName names Tier Two's copy of the keys it admits.
-func TierTwoKeySecretName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "tier-one-keys") }
+func TierTwoKeySecretName(p *platformv1.GenAIPlatform) string {
+	return Name(tierTwoPrefix(p), "tier-one-keys")
+}
 
 func tierTwoClassName(p *platformv1.GenAIPlatform, cluster string) string {
 	return Name("genai", p.Namespace, p.Name, "t2", cluster)

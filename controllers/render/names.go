@@ -28,6 +28,19 @@ func Name(parts ...string) string {
 // fragment: lower case, runs of other characters become '-', and a hash of the original is appended
 // whenever the mapping lost information, so two different model names never share an object name.
 func SafeName(s string) string {
+	out := sanitize(s)
+	if out == s && out != "" {
+		return out
+	}
+	sum := sha256.Sum256([]byte(s))
+	if out == "" {
+		return hex.EncodeToString(sum[:])[:10]
+	}
+	return out + "-" + hex.EncodeToString(sum[:])[:6]
+}
+
+// sanitize lower-cases s and turns runs of characters other than letters and digits into '-'.
+func sanitize(s string) string {
 	var b strings.Builder
 	lastDash := false
 	for _, r := range strings.ToLower(s) {
@@ -39,15 +52,7 @@ func SafeName(s string) string {
 			lastDash = true
 		}
 	}
-	out := strings.Trim(b.String(), "-")
-	if out == s && out != "" {
-		return out
-	}
-	sum := sha256.Sum256([]byte(s))
-	if out == "" {
-		return hex.EncodeToString(sum[:])[:10]
-	}
-	return out + "-" + hex.EncodeToString(sum[:])[:6]
+	return strings.Trim(b.String(), "-")
 }
 
 // Labels are put on every child object: the managed-by label scopes the operator's caches (its Secret
@@ -120,4 +125,10 @@ func NameMax(limit int, parts ...string) string {
 	sum := sha256.Sum256([]byte(n))
 	suffix := hex.EncodeToString(sum[:])[:10]
 	return strings.TrimRight(n[:limit-len(suffix)-1], "-.") + "-" + suffix
+}
+
+// shortHash is 6 hex characters of a string's SHA-256: enough to tell platforms apart in a name.
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])[:6]
 }

@@ -41,7 +41,7 @@ func main() {
 		setupLog.Error(err, "creating the manager")
 		os.Exit(1)
 	}
-	if err := controllers.Setup(mgr); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{}); err != nil {
 		setupLog.Error(err, "setting up the controller")
 		os.Exit(1)
 	}

@@ -34,6 +34,10 @@ var childGVKs = []schema.GroupVersionKind{
 	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "ClientTrafficPolicy"},
 	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "EnvoyProxy"},
 	{Group: "", Version: "v1", Kind: "Secret"},
+	{Group: "", Version: "v1", Kind: "Namespace"},
+	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
+	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "SecurityPolicy"},
+	{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"},
 }
 
 // liveChildren lists the platform's labelled objects in the cluster, as "Kind/namespace/name".

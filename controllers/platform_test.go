@@ -26,10 +26,20 @@ const samplesDir = "../config/samples/"
 
 // expectedChildren is what render says the platform should have, as liveChildren prints it.
 func expectedChildren(t *testing.T, p *platformv1.GenAIPlatform, creds map[string]map[string][]byte) []string {
+	return expectedChildrenOf(t, render.Input{Platform: p, Credentials: creds})
+}
+
+// expectedChildrenOf is expectedChildren for any render input (model clusters need more facts).
+func expectedChildrenOf(t *testing.T, in render.Input) []string {
 	t.Helper()
 	scheme := controllers.NewScheme()
 	var out []string
-	for _, obj := range render.Render(render.Input{Platform: p, Credentials: creds}).TierOne {
+	rendered := render.Render(in)
+	objs := rendered.TierOne
+	for _, mc := range in.Platform.Spec.ModelClusters {
+		objs = append(objs, rendered.ModelClusters[mc.Name]...)
+	}
+	for _, obj := range objs {
 		gvk, err := apiutil.GVKForObject(obj, scheme)
 		if err != nil {
 			t.Fatal(err)

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"time"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,12 +42,18 @@ func CacheOptions() cache.Options {
 	}
 }
 
+// Options tune the controller; the zero value is right for production.
+type Options struct {
+	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: 30 s.
+	KeyRotationGrace time.Duration
+}
+
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
 //
 // A user's Secret change must reach the platforms that reference it within seconds, yet user Secrets
 // must not sit in the cache. A second, metadata-only cache watches Secrets: it holds names, labels and
 // resourceVersions, never data, and a value change bumps the resourceVersion.
-func Setup(mgr ctrl.Manager) error {
+func Setup(mgr ctrl.Manager, opts Options) error {
 	secretMetadata, err := cache.New(mgr.GetConfig(), cache.Options{
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
@@ -63,6 +70,8 @@ func Setup(mgr ctrl.Manager) error {
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("genai-platform-operator"),
+
+		KeyRotationGrace: opts.KeyRotationGrace,
 	}
 	return r.SetupWithManager(mgr, secretMetadata)
 }

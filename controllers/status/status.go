@@ -356,7 +356,11 @@ func modelCondition(in Input, m *platformv1.ModelSpec, routes []string, provider
 		}
 	}
 	sort.Strings(notReady)
-	return cond{reason: ReasonProviderNotReady, message: "none of its backends is ready: " + strings.Join(notReady, ", ")}
+	msg := "none of its backends is ready: " + strings.Join(notReady, ", ")
+	if m.SelfHosted != nil {
+		msg += "; placements: " + placementSummary(in, m)
+	}
+	return cond{reason: ReasonProviderNotReady, message: msg}
 }
 
 // placementSummary says why each placement of a model is not serving, in KServe's words.

@@ -1,0 +1,507 @@
+package controllers_test
+
+import (
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+var gvkISVC = schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}
+
+// selfHostedInput is the render input whose object names match what the operator creates for p.
+func selfHostedInput(p *platformv1.GenAIPlatform, providers []string, tokens []string, ownNamespaces ...string) render.Input {
+	in := render.Input{Platform: p, Credentials: map[string]map[string][]byte{}, ModelTokens: map[string][]byte{},
+		ClusterKeys: map[string]render.ClusterKey{}, OwnNamespaces: map[string]bool{}}
+	for _, pr := range providers {
+		in.Credentials[pr] = map[string][]byte{}
+	}
+	for _, m := range tokens {
+		in.ModelTokens[m] = nil
+	}
+	for _, mc := range p.Spec.ModelClusters {
+		in.ClusterKeys[mc.Name] = render.ClusterKey{Current: "k"}
+	}
+	for _, c := range ownNamespaces {
+		in.OwnNamespaces[c] = true
+	}
+	return in
+}
+
+// TestSelfHostedSampleConverges: the self-hosted sample's Tier One and Tier Two objects and
+// InferenceServices are all accepted by the API server with the real KServe, Envoy Gateway, Gateway API
+// and AI Gateway CRDs; each InferenceService has exactly its placement's and node pool's settings.
+func TestSelfHostedSampleConverges(t *testing.T) {
+	ns := newNamespace(t)
+	applyYAMLFile(t, ns, samplesDir+"secrets.yaml")
+	applyYAMLFile(t, ns, samplesDir+"secrets-selfhosted.yaml")
+	p := applyYAMLFile(t, ns, samplesDir+"platform_v1alpha1_genaiplatform_selfhosted.yaml")
+	p = getPlatform(t, p)
+	waitChildren(t, p, expectedChildrenOf(t, selfHostedInput(p, []string{"openai"}, []string{"meta-llama/Llama-3.1-8B-Instruct"}, "gpu-east")))
+
+	got := waitCondition(t, p, platformv1.ConditionModelClustersReady, metav1.ConditionFalse, status.ReasonWaitingForGateway)
+	if msg := findCondition(got, platformv1.ConditionModelClustersReady).Message; !strings.Contains(msg, "Tier Two Gateway") {
+		t.Errorf("ModelClustersReady should name the Tier Two Gateway: %q", msg)
+	}
+
+	// Field-level check of the InferenceServices against the sample's placements and node pools.
+	const mns = "genai-models"
+	llamaL4 := getISVC(t, mns, render.InferenceServiceName(p, "meta-llama/Llama-3.1-8B-Instruct", "l4"))
+	pr := llamaL4.Spec.Predictor
+	if pr.MinReplicas == nil || *pr.MinReplicas != 1 || pr.MaxReplicas != 4 {
+		t.Errorf("l4 replicas: min %v max %d", pr.MinReplicas, pr.MaxReplicas)
+	}
+	if !reflect.DeepEqual(pr.NodeSelector, map[string]string{"gpu": "l4"}) {
+		t.Errorf("l4 nodeSelector: %v", pr.NodeSelector)
+	}
+	wantTol := []corev1.Toleration{{Key: "nvidia.com/gpu", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+	if !reflect.DeepEqual(pr.Tolerations, wantTol) {
+		t.Errorf("l4 tolerations: %+v", pr.Tolerations)
+	}
+	checkGPUs(t, llamaL4, "nvidia.com/gpu", "1")
+	if pr.Model == nil || pr.Model.StorageURI == nil || *pr.Model.StorageURI != "hf://meta-llama/Llama-3.1-8B-Instruct" || pr.Model.ModelFormat.Name != "huggingface" {
+		t.Errorf("l4 model: %+v", pr.Model)
+	}
+	if llamaL4.Annotations[render.AnnotationDeploymentMode] != "Standard" {
+		t.Errorf("raw deployment mode annotation: %v", llamaL4.Annotations)
+	}
+	if !contains(pr.Model.Args, "--model_name=meta-llama/Llama-3.1-8B-Instruct") || !contains(pr.Model.Args, "--max_model_len=8192") {
+		t.Errorf("args: %v", pr.Model.Args)
+	}
+	var tokenEnv *corev1.EnvVar
+	for i := range pr.Model.Env {
+		if pr.Model.Env[i].Name == render.KeyHFToken {
+			tokenEnv = &pr.Model.Env[i]
+		}
+	}
+	secretName := render.ModelSecretName(p, "meta-llama/Llama-3.1-8B-Instruct")
+	if tokenEnv == nil || tokenEnv.ValueFrom == nil || tokenEnv.ValueFrom.SecretKeyRef == nil ||
+		tokenEnv.ValueFrom.SecretKeyRef.Name != secretName || tokenEnv.ValueFrom.SecretKeyRef.Key != render.KeyHFToken {
+		t.Errorf("HF_TOKEN wiring: %+v", tokenEnv)
+	}
+	waitSecretValue(t, client.ObjectKey{Namespace: mns, Name: secretName}, render.KeyHFToken, "hf_demo_placeholder")
+
+	qwen := getISVC(t, mns, render.InferenceServiceName(p, "qwen2.5-72b", "h100"))
+	checkGPUs(t, qwen, "nvidia.com/gpu", "4")
+	if !reflect.DeepEqual(qwen.Spec.Predictor.NodeSelector, map[string]string{"gpu": "h100"}) || qwen.Spec.Predictor.MaxReplicas != 2 {
+		t.Errorf("qwen predictor: %+v", qwen.Spec.Predictor)
+	}
+	for _, e := range qwen.Spec.Predictor.Model.Env {
+		if e.Name == render.KeyHFToken {
+			t.Errorf("qwen has no download credentials, yet HF_TOKEN is wired")
+		}
+	}
+
+	// The operator created the model namespace: deleting the platform removes it with everything else.
+	if err := k8s.Delete(testCtx, getPlatform(t, p)); err != nil {
+		t.Fatal(err)
+	}
+	waitNoChildren(t, p)
+}
+
+func getISVC(t *testing.T, ns, name string) *kservev1b1.InferenceService {
+	t.Helper()
+	isvc := &kservev1b1.InferenceService{}
+	eventually(t, 20*time.Second, func() error {
+		return k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, isvc)
+	})
+	return isvc
+}
+
+func checkGPUs(t *testing.T, isvc *kservev1b1.InferenceService, resource, want string) {
+	t.Helper()
+	r := isvc.Spec.Predictor.Model.Resources
+	if r == nil {
+		t.Fatalf("%s: no resources", isvc.Name)
+	}
+	req, lim := r.Requests[corev1.ResourceName(resource)], r.Limits[corev1.ResourceName(resource)]
+	if req.String() != want || lim.String() != want {
+		t.Errorf("%s: %s requests %s limits %s, want %s", isvc.Name, resource, req.String(), lim.String(), want)
+	}
+}
+
+func waitNoChildren(t *testing.T, p *platformv1.GenAIPlatform) {
+	t.Helper()
+	eventually(t, 30*time.Second, func() error {
+		if left := liveChildren(t, p); len(left) > 0 {
+			return fmt.Errorf("left behind: %v", left)
+		}
+		if err := k8s.Get(testCtx, keyOf(p), &platformv1.GenAIPlatform{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("platform still there: %v", err)
+		}
+		return nil
+	})
+}
+
+// setISVCReady sets an InferenceService's Ready condition as KServe would, with its failure info when
+// not Ready.
+func setISVCReady(t *testing.T, ns, name string, ready bool, reason, message string) {
+	t.Helper()
+	eventually(t, 10*time.Second, func() error {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvkISVC)
+		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+			return err
+		}
+		st := "False"
+		if ready {
+			st = "True"
+		}
+		cond := map[string]any{"type": "Ready", "status": st, "lastTransitionTime": time.Now().UTC().Format(time.RFC3339)}
+		if reason != "" {
+			cond["reason"], cond["message"] = reason, message
+		}
+		u.Object["status"] = map[string]any{"observedGeneration": u.GetGeneration(), "conditions": []any{cond}}
+		if reason == "ModelLoadFailed" { // KServe's lastFailureInfo reasons are an enum of load failures
+			u.Object["status"].(map[string]any)["modelStatus"] = map[string]any{
+				"transitionStatus": "BlockedByFailedLoad",
+				"lastFailureInfo":  map[string]any{"reason": reason, "message": message},
+			}
+		}
+		return k8s.Status().Update(testCtx, u)
+	})
+}
+
+// ruleBackends returns, for a model, its rule's backends in Tier One's AIGatewayRoutes as "name/weight/priority".
+func ruleBackends(t *testing.T, p *platformv1.GenAIPlatform, model string) []string {
+	t.Helper()
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(gvkRoute.GroupVersion().WithKind("AIGatewayRouteList"))
+	if err := k8s.List(testCtx, list, client.InNamespace(p.Namespace), client.MatchingLabels{platformv1.LabelPlatform: p.Name}); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range list.Items {
+		rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+		for _, r := range rules {
+			rm := r.(map[string]any)
+			h := rm["matches"].([]any)[0].(map[string]any)["headers"].([]any)[0].(map[string]any)
+			if h["value"] != model {
+				continue
+			}
+			var out []string
+			for _, b := range rm["backendRefs"].([]any) {
+				bm := b.(map[string]any)
+				out = append(out, fmt.Sprintf("%s/%v/%v", bm["name"], bm["weight"], bm["priority"]))
+			}
+			sort.Strings(out)
+			return out
+		}
+	}
+	return nil
+}
+
+// tierTwoBackends returns the predictor Services a model's Tier Two rule sends to.
+func tierTwoBackends(t *testing.T, p *platformv1.GenAIPlatform, ns, model string) []string {
+	t.Helper()
+	list := &unstructured.UnstructuredList{}
+	list.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRouteList"})
+	if err := k8s.List(testCtx, list, client.InNamespace(ns), client.MatchingLabels{platformv1.LabelPlatform: p.Name}); err != nil {
+		t.Fatal(err)
+	}
+	for _, route := range list.Items {
+		rules, _, _ := unstructured.NestedSlice(route.Object, "spec", "rules")
+		for _, r := range rules {
+			rm := r.(map[string]any)
+			h := rm["matches"].([]any)[0].(map[string]any)["headers"].([]any)[0].(map[string]any)
+			if h["value"] != model {
+				continue
+			}
+			var out []string
+			for _, b := range rm["backendRefs"].([]any) {
+				out = append(out, b.(map[string]any)["name"].(string))
+			}
+			sort.Strings(out)
+			return out
+		}
+	}
+	return nil
+}
+
+func modelStatus(p *platformv1.GenAIPlatform, name string) *platformv1.ModelStatus {
+	for i := range p.Status.Models {
+		if p.Status.Models[i].Name == name {
+			return &p.Status.Models[i]
+		}
+	}
+	return nil
+}
+
+// TestReadinessDrivenRouting: a placement whose InferenceService is not Ready gets no traffic from Tier
+// One or Tier Two; it comes back when Ready; a model with nothing Ready keeps its rule and says why, in
+// KServe's words.
+func TestReadinessDrivenRouting(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	createSecret(t, ns, "openai", map[string]string{"apiKey": "sk-x"})
+	p := createPlatform(t, ns, "rd", `
+gateway: {listener: {protocol: HTTP}}
+providers: [{name: openai, type: OpenAI, credentials: {secretRef: {name: openai}}}]
+modelClusters:
+- name: east
+  namespace: `+mns+`
+  address: {hostname: tier2.east.example}
+  nodePools: [{name: a}, {name: b}]
+models:
+- name: llama
+  selfHosted:
+    storageUri: hf://org/llama
+    placements: [{cluster: east, nodePool: a, weight: 3}, {cluster: east, nodePool: b, weight: 1}]
+  routes: [{provider: openai, priority: 1}]
+- name: solo
+  selfHosted:
+    storageUri: hf://org/solo
+    gpus: 16
+    placements: [{cluster: east, nodePool: b}]
+`)
+	provider := render.ProviderBackendName(p, "openai") + "/1/1"
+	cluster := render.ClusterBackendName(p, "east")
+	isvcA, isvcB := render.InferenceServiceName(p, "llama", "a"), render.InferenceServiceName(p, "llama", "b")
+	isvcSolo := render.InferenceServiceName(p, "solo", "b")
+
+	// Nothing Ready: llama goes to its provider only; solo keeps its rule, to its only placement.
+	eventually(t, 20*time.Second, func() error {
+		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{provider}) {
+			return fmt.Errorf("llama backends %v", got)
+		}
+		if got := ruleBackends(t, p, "solo"); !reflect.DeepEqual(got, []string{cluster + "/1/0"}) {
+			return fmt.Errorf("solo backends %v", got)
+		}
+		return nil
+	})
+
+	// KServe reports a: Ready. Tier One sends llama to the cluster with a's weight; Tier Two to a only.
+	setISVCReady(t, mns, isvcA, true, "", "")
+	eventually(t, 10*time.Second, func() error {
+		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/3/0", provider}) {
+			return fmt.Errorf("llama backends %v", got)
+		}
+		if got := tierTwoBackends(t, p, mns, "llama"); !reflect.DeepEqual(got, []string{render.PredictorServiceName(isvcA)}) {
+			return fmt.Errorf("tier two backends %v", got)
+		}
+		ms := modelStatus(getPlatform(t, p), "llama")
+		if ms == nil || !contains(ms.Routes, "cluster:east/a") || contains(ms.Routes, "cluster:east/b") {
+			return fmt.Errorf("llama status routes %+v", ms)
+		}
+		return nil
+	})
+
+	// b too: weights add up at Tier One, both predictors at Tier Two.
+	setISVCReady(t, mns, isvcB, true, "", "")
+	eventually(t, 10*time.Second, func() error {
+		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/4/0", provider}) {
+			return fmt.Errorf("llama backends %v", got)
+		}
+		if got := tierTwoBackends(t, p, mns, "llama"); len(got) != 2 {
+			return fmt.Errorf("tier two backends %v", got)
+		}
+		return nil
+	})
+
+	// a crashes: it leaves the routes again.
+	setISVCReady(t, mns, isvcA, false, "ModelLoadFailed", "container exited with code 137")
+	eventually(t, 10*time.Second, func() error {
+		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/1/0", provider}) {
+			return fmt.Errorf("llama backends %v", got)
+		}
+		if got := tierTwoBackends(t, p, mns, "llama"); !reflect.DeepEqual(got, []string{render.PredictorServiceName(isvcB)}) {
+			return fmt.Errorf("tier two backends %v", got)
+		}
+		return nil
+	})
+
+	// solo cannot be scheduled: not ready, with the scheduler's reason as KServe reports it.
+	setISVCReady(t, mns, isvcSolo, false, "MinimumReplicasUnavailable", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu")
+	eventually(t, 10*time.Second, func() error {
+		ms := modelStatus(getPlatform(t, p), "solo")
+		if ms == nil || ms.Ready || ms.Reason != status.ReasonNoPlacementReady || !strings.Contains(ms.Message, "Insufficient nvidia.com/gpu") {
+			return fmt.Errorf("solo status %+v", ms)
+		}
+		if got := ruleBackends(t, p, "solo"); !reflect.DeepEqual(got, []string{cluster + "/1/0"}) {
+			return fmt.Errorf("solo keeps its rule: %v", got)
+		}
+		return nil
+	})
+}
+
+// TestClusterKeyRotation walks a key rotation: at every observed step, Tier Two admits the key Tier One
+// sends, and in the end only the new key is admitted.
+func TestClusterKeyRotation(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	p := createPlatform(t, ns, "rot", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: `+mns+`, address: {hostname: tier2.east.example}, nodePools: [{name: a}]}]
+models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster: east, nodePool: a}]}}]
+`)
+	tierOneKey := client.ObjectKey{Namespace: ns, Name: render.ClusterKeySecretName(p, "east")}
+	tierTwoKey := client.ObjectKey{Namespace: mns, Name: render.TierTwoKeySecretName(p)}
+
+	// observe returns the key Tier One sends and the Authorization values Tier Two admits.
+	observe := func() (string, map[string]bool, error) {
+		one, two := &corev1.Secret{}, &corev1.Secret{}
+		if err := k8s.Get(testCtx, tierOneKey, one); err != nil {
+			return "", nil, err
+		}
+		if err := k8s.Get(testCtx, tierTwoKey, two); err != nil {
+			return "", nil, err
+		}
+		admitted := map[string]bool{}
+		for _, v := range two.Data {
+			admitted[string(v)] = true
+		}
+		return string(one.Data[render.KeyAPIKey]), admitted, nil
+	}
+	var original string
+	eventually(t, 20*time.Second, func() error {
+		k, admitted, err := observe()
+		if err != nil {
+			return err
+		}
+		if k == "" || len(admitted) != 1 || !admitted[render.TierTwoAuthorization(k)] {
+			return fmt.Errorf("initial link not established")
+		}
+		original = k
+		return nil
+	})
+
+	latest := getPlatform(t, p)
+	latest.Annotations = map[string]string{render.AnnotationRotateClusterKeys: "2026-11-25"}
+	if err := k8s.Update(testCtx, latest); err != nil {
+		t.Fatal(err)
+	}
+
+	sawBoth, sawSwitch := false, false
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		k, admitted, err := observe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !admitted[render.TierTwoAuthorization(k)] {
+			t.Fatalf("Tier Two refuses the key Tier One sends (admits %d keys)", len(admitted))
+		}
+		sawBoth = sawBoth || len(admitted) == 2
+		sawSwitch = sawSwitch || k != original
+		if k != original && len(admitted) == 1 {
+			break // done: the new key alone
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rotation did not finish: switched=%v, admitted %d keys", k != original, len(admitted))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !sawBoth || !sawSwitch {
+		t.Errorf("the rotation should pass through both keys admitted (%v) and a switch (%v)", sawBoth, sawSwitch)
+	}
+	// A second reconcile does not rotate again.
+	time.Sleep(3 * time.Second)
+	k, admitted, _ := observe()
+	if len(admitted) != 1 || !admitted[render.TierTwoAuthorization(k)] {
+		t.Errorf("after rotation: %d keys admitted", len(admitted))
+	}
+}
+
+// TestRemovingPlacementModelAndCluster: each removal deletes exactly its objects, in the model cluster
+// and at Tier One; a namespace the user made is kept; deleting the platform leaves nothing.
+func TestRemovingPlacementModelAndCluster(t *testing.T) {
+	ns := newNamespace(t)
+	userNS := ns + "-user"
+	if err := k8s.Create(testCtx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: userNS}}); err != nil {
+		t.Fatal(err)
+	}
+	p := createPlatform(t, ns, "rm", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters:
+- {name: one, namespace: `+userNS+`, address: {hostname: one.example}, nodePools: [{name: a}, {name: b}]}
+- {name: two, namespace: `+ns+`-two, address: {hostname: two.example}, nodePools: [{name: a}]}
+models:
+- {name: m1, selfHosted: {storageUri: 'hf://org/m1', placements: [{cluster: one, nodePool: a}, {cluster: one, nodePool: b}]}}
+- {name: m2, selfHosted: {storageUri: 'hf://org/m2', placements: [{cluster: two, nodePool: a}]}}
+`)
+	step := func(edit func(*platformv1.GenAIPlatform)) {
+		t.Helper()
+		latest := getPlatform(t, p)
+		if edit != nil {
+			edit(latest)
+			if err := k8s.Update(testCtx, latest); err != nil {
+				t.Fatal(err)
+			}
+			latest = getPlatform(t, p)
+		}
+		waitChildren(t, p, expectedChildrenOf(t, selfHostedInput(latest, nil, nil, "two")))
+	}
+	step(nil)
+	before := liveChildren(t, p)
+	step(func(p *platformv1.GenAIPlatform) { p.Spec.Models[0].SelfHosted.Placements = p.Spec.Models[0].SelfHosted.Placements[:1] })
+	after := liveChildren(t, p)
+	if gone := diff(before, after); len(gone) != 1 || !strings.Contains(gone[0], "InferenceService/") {
+		t.Errorf("removing a placement should delete exactly its InferenceService, deleted %v", gone)
+	}
+	step(func(p *platformv1.GenAIPlatform) { p.Spec.Models = p.Spec.Models[:1] })
+	step(func(p *platformv1.GenAIPlatform) { p.Spec.ModelClusters = p.Spec.ModelClusters[:1] })
+	for _, c := range liveChildren(t, p) {
+		if strings.Contains(c, ns+"-two") || strings.HasSuffix(c, "-t2-two") {
+			t.Errorf("cluster two's object left: %s", c)
+		}
+	}
+
+	if err := k8s.Delete(testCtx, getPlatform(t, p)); err != nil {
+		t.Fatal(err)
+	}
+	waitNoChildren(t, p)
+	// The namespace the user made is still there.
+	nsObj := &corev1.Namespace{}
+	if err := k8s.Get(testCtx, client.ObjectKey{Name: userNS}, nsObj); err != nil || nsObj.DeletionTimestamp != nil {
+		t.Errorf("the user's namespace must stay: %v %v", err, nsObj.DeletionTimestamp)
+	}
+}
+
+func diff(before, after []string) []string {
+	var gone []string
+	for _, b := range before {
+		if !contains(after, b) {
+			gone = append(gone, b)
+		}
+	}
+	return gone
+}
+
+// TestSelfHostedSecondReconcileSendsNoWrites: zero writes on a second reconcile with self-hosted models.
+func TestSelfHostedSecondReconcileSendsNoWrites(t *testing.T) {
+	ns := newNamespace(t)
+	createSecret(t, ns, "hf", map[string]string{"token": "hf_x"})
+	p := createPlatform(t, ns, "quiet", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: `+ns+`-models, address: {hostname: e.example}, nodePools: [{name: a, nodeSelector: {gpu: a}}]}]
+models: [{name: m, selfHosted: {storageUri: 'hf://org/m', credentialsSecretRef: {name: hf}, placements: [{cluster: east, nodePool: a}]}}]
+`)
+	waitChildren(t, p, expectedChildrenOf(t, selfHostedInput(getPlatform(t, p), nil, []string{"m"}, "east")))
+	waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionFalse, "")
+	time.Sleep(2 * time.Second)
+	for round := 0; round < 3; round++ {
+		start := writes.mark()
+		latest := getPlatform(t, p)
+		latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
+		if err := k8s.Update(testCtx, latest); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		if w := writes.since(start); len(w) != 0 {
+			t.Fatalf("round %d: %d writes on an unchanged platform: %v", round, len(w), w)
+		}
+	}
+}

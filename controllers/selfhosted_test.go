@@ -446,7 +446,9 @@ models:
 	}
 	step(nil)
 	before := liveChildren(t, p)
-	step(func(p *platformv1.GenAIPlatform) { p.Spec.Models[0].SelfHosted.Placements = p.Spec.Models[0].SelfHosted.Placements[:1] })
+	step(func(p *platformv1.GenAIPlatform) {
+		p.Spec.Models[0].SelfHosted.Placements = p.Spec.Models[0].SelfHosted.Placements[:1]
+	})
 	after := liveChildren(t, p)
 	if gone := diff(before, after); len(gone) != 1 || !strings.Contains(gone[0], "InferenceService/") {
 		t.Errorf("removing a placement should delete exactly its InferenceService, deleted %v", gone)

@@ -47,4 +47,3 @@ func load() (*structuralschema.Structural, error) {
 	}
 	return structuralschema.NewStructural(&internal)
 }
-

@@ -85,9 +85,13 @@ func tierTwoPrefix(p *platformv1.GenAIPlatform) string {
 }
 
 // Names of Tier Two objects, in the model cluster's namespace.
-func TierTwoGatewayName(p *platformv1.GenAIPlatform) string { return Name(tierTwoPrefix(p), "tier-two") }
-func tierTwoProxyName(p *platformv1.GenAIPlatform) string   { return Name(tierTwoPrefix(p), "tier-two") }
-func tierTwoPolicyName(p *platformv1.GenAIPlatform) string  { return Name(tierTwoPrefix(p), "tier-one-only") }
+func TierTwoGatewayName(p *platformv1.GenAIPlatform) string {
+	return Name(tierTwoPrefix(p), "tier-two")
+}
+func tierTwoProxyName(p *platformv1.GenAIPlatform) string { return Name(tierTwoPrefix(p), "tier-two") }
+func tierTwoPolicyName(p *platformv1.GenAIPlatform) string {
+	return Name(tierTwoPrefix(p), "tier-one-only")
+}
 
 // TierTwoKeySecretName names Tier Two's copy of the keys it admits.
 func TierTwoKeySecretName(p *platformv1.GenAIPlatform) string {

@@ -40,7 +40,9 @@ type Input struct {
 }
 
 // PlacementKey identifies a placement in Input.PlacementReady.
-func PlacementKey(model, cluster, nodePool string) string { return model + "|" + cluster + "|" + nodePool }
+func PlacementKey(model, cluster, nodePool string) string {
+	return model + "|" + cluster + "|" + nodePool
+}
 
 // Output is the desired state.
 type Output struct {

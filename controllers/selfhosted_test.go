@@ -507,3 +507,57 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', credentialsSecretRef: 
 		}
 	}
 }
+
+// TestSelfHostedStatusTellsTheTruth: a platform with a self-hosted model becomes Ready only when the Tier
+// One gateway, the Tier Two gateway (whose status address Tier One then uses), the link and the
+// InferenceService all report ready, as their controllers would.
+func TestSelfHostedStatusTellsTheTruth(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	p := createPlatform(t, ns, "truth", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: `+mns+`, nodePools: [{name: a}]}]
+models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster: east, nodePool: a}]}}]
+`)
+	got := waitCondition(t, p, platformv1.ConditionModelClustersReady, metav1.ConditionFalse, status.ReasonWaitingForGateway)
+	setStatusConditions(t, gvkGatewayClass, "", render.Name("genai", ns, p.Name), nil, "Accepted")
+	setStatusConditions(t, gvkGateway, ns, render.GatewayName(p), map[string]any{
+		"addresses": []any{map[string]any{"type": "IPAddress", "value": "10.0.0.1"}},
+	}, "Accepted", "Programmed")
+
+	// The Tier Two Gateway gets an address: only then does Tier One get a Backend for the cluster.
+	got = waitCondition(t, p, platformv1.ConditionModelClustersReady, metav1.ConditionFalse, status.ReasonWaitingForGateway)
+	if msg := findCondition(got, platformv1.ConditionModelClustersReady).Message; !strings.Contains(msg, "Tier Two Gateway") {
+		t.Errorf("message: %q", msg)
+	}
+	setStatusConditions(t, gvkGateway, mns, render.TierTwoGatewayName(p), map[string]any{
+		"addresses": []any{map[string]any{"type": "Hostname", "value": "tier2.east.internal"}},
+	}, "Accepted", "Programmed")
+	link := render.ClusterBackendName(p, "east")
+	eventually(t, 10*time.Second, func() error {
+		b := &unstructured.Unstructured{}
+		b.SetGroupVersionKind(gvkBackend)
+		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: link}, b); err != nil {
+			return err
+		}
+		if eps, _, _ := unstructured.NestedSlice(b.Object, "spec", "endpoints"); !strings.Contains(fmt.Sprint(eps), "tier2.east.internal") {
+			return fmt.Errorf("backend endpoints %v", eps)
+		}
+		return nil
+	})
+	setStatusConditions(t, gvkBackend, ns, link, nil, "Accepted")
+	setStatusConditions(t, gvkAISB, ns, link, nil, "Accepted")
+	setStatusConditions(t, gvkBSP, ns, link, nil, "Accepted")
+	got = waitCondition(t, p, platformv1.ConditionModelClustersReady, metav1.ConditionTrue, status.ReasonReady)
+	if got.Status.ModelClusters[0].GatewayAddress != "tier2.east.internal" {
+		t.Errorf("cluster status: %+v", got.Status.ModelClusters)
+	}
+	got = waitCondition(t, p, platformv1.ConditionModelsReady, metav1.ConditionFalse, status.ReasonNoPlacementReady)
+
+	setISVCReady(t, mns, render.InferenceServiceName(p, "m", "a"), true, "", "")
+	setStatusConditions(t, gvkRoute, ns, render.RouteName(p, 0), nil, "Accepted")
+	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionTrue, status.ReasonReady)
+	if ms := modelStatus(got, "m"); ms == nil || !ms.Ready || !reflect.DeepEqual(ms.Routes, []string{"cluster:east/a"}) {
+		t.Errorf("model status: %+v", ms)
+	}
+}

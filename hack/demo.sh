@@ -41,9 +41,10 @@ up() {
   echo $! >"$STATE/operator.pid"
   wait_for 60 curl -sf http://127.0.0.1:18081/readyz
   echo ">> applying config/samples (server-side)"
-  kubectl apply --server-side -f "$ROOT/config/samples/secrets.yaml"
-  kubectl apply --server-side -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform.yaml"
-  wait_for 60 bash -c "kubectl get genaiplatform -A -o jsonpath='{.items[*].status.observedGeneration}' | grep -q '[0-9]'"
+  kubectl apply --server-side -f "$ROOT/config/samples/secrets.yaml" -f "$ROOT/config/samples/secrets-selfhosted.yaml"
+  kubectl apply --server-side -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform.yaml" \
+    -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml"
+  wait_for 60 bash -c "kubectl get genaiplatform -A -o jsonpath='{.items[*].status.observedGeneration}' | grep -q '[0-9] [0-9]'"
   show
   cat <<MSG
 
@@ -58,13 +59,15 @@ MSG
 show() {
   echo; echo "== kubectl get genaiplatform -A"
   kubectl get genaiplatform -A -o wide
-  echo; echo "== conditions"
-  kubectl get genaiplatform -n ai-platform acme -o jsonpath='{range .status.conditions[*]}{.type}{"="}{.status}{"  "}{.reason}{": "}{.message}{"\n"}{end}'
-  echo; echo "== models"
-  kubectl get genaiplatform -n ai-platform acme -o jsonpath='{range .status.models[*]}{.name}{"  ready="}{.ready}{"  "}{.reason}{"  routes="}{.routes}{"\n"}{end}'
-  echo; echo "== children (label platform.genai.dev/platform=acme)"
-  kubectl get gatewayclass,gateway,envoyproxy,clienttrafficpolicy,backend,backendtlspolicy,aiservicebackend,backendsecuritypolicy,aigatewayroute,secret \
-    -A -l platform.genai.dev/platform=acme
+  for p in acme gpu; do
+    echo; echo "== $p: conditions"
+    kubectl get genaiplatform -n ai-platform $p -o jsonpath='{range .status.conditions[*]}{.type}{"="}{.status}{"  "}{.reason}{": "}{.message}{"\n"}{end}'
+    echo; echo "== $p: models"
+    kubectl get genaiplatform -n ai-platform $p -o jsonpath='{range .status.models[*]}{.name}{"  ready="}{.ready}{"  "}{.reason}{": "}{.message}{"\n"}{end}'
+    echo; echo "== $p: children (label platform.genai.dev/platform=$p)"
+    kubectl get gatewayclass,gateway,envoyproxy,clienttrafficpolicy,securitypolicy,httproute,backend,backendtlspolicy,aiservicebackend,backendsecuritypolicy,aigatewayroute,inferenceservice,secret,namespace \
+      -A -l platform.genai.dev/platform=$p 2>/dev/null
+  done
 }
 
 case "${1:-up}" in

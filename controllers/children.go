@@ -41,6 +41,8 @@ func childKinds(scheme *runtime.Scheme) []childKind {
 		{&kservev1b1.InferenceService{}, &kservev1b1.InferenceServiceList{}},
 		{&gwapiv1.HTTPRoute{}, &gwapiv1.HTTPRouteList{}},
 		{&egv1a1.SecurityPolicy{}, &egv1a1.SecurityPolicyList{}},
+		{&egv1a1.BackendTrafficPolicy{}, &egv1a1.BackendTrafficPolicyList{}},
+		{&aigv1b1.GatewayConfig{}, &aigv1b1.GatewayConfigList{}},
 		{&aigv1b1.AIGatewayRoute{}, &aigv1b1.AIGatewayRouteList{}},
 		{&aigv1b1.BackendSecurityPolicy{}, &aigv1b1.BackendSecurityPolicyList{}},
 		{&aigv1b1.AIServiceBackend{}, &aigv1b1.AIServiceBackendList{}},

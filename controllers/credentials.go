@@ -148,3 +148,32 @@ func referencedSecrets(p *platformv1.GenAIPlatform) map[string]bool {
 	}
 	return out
 }
+
+// resolveClientKeys reads the clients' API keys. Client authentication fails closed: a missing or empty
+// Secret leaves the managed copy empty (no key is accepted) and the status says so.
+func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, *status.Problem) {
+	ca := p.Spec.Gateway.ClientAuth
+	if ca == nil || ca.APIKeys == nil {
+		return nil, nil
+	}
+	ref := ca.APIKeys.SecretRef
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Stalled: true,
+				Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s not found: no client can authenticate with an API key", p.Namespace, ref.Name)}
+		}
+		return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
+	}
+	keys := map[string][]byte{}
+	for id, v := range s.Data {
+		if len(v) > 0 {
+			keys[id] = v
+		}
+	}
+	if len(keys) == 0 {
+		return keys, &status.Problem{Reason: status.ReasonClientKeysEmpty, Stalled: true,
+			Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s holds no key: no client can authenticate with an API key", p.Namespace, ref.Name)}
+	}
+	return keys, nil
+}

@@ -71,9 +71,9 @@ type GenAIPlatformReconciler struct {
 // +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=envoyproxies;clienttrafficpolicies;backends,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=securitypolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=securitypolicies;backendtrafficpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=serving.kserve.io,resources=inferenceservices,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=aigateway.envoyproxy.io,resources=aigatewayroutes;aiservicebackends;backendsecuritypolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=aigateway.envoyproxy.io,resources=aigatewayroutes;aiservicebackends;backendsecuritypolicies;gatewayconfigs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
 // Reconcile runs the pipeline for one platform.
@@ -108,10 +108,12 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	creds := r.resolveCredentials(ctx, p)
+	clientKeys, clientKeysProblem := r.resolveClientKeys(ctx, p)
 	clusters := r.observeModelClusters(ctx, p, served[kservev1b1.GroupVersion.WithKind("InferenceService")])
 	desired := render.Render(render.Input{
 		Platform: p, Credentials: creds.byProvider, ModelTokens: clusters.modelTokens, ClusterKeys: clusters.keys,
 		TierTwoAddresses: clusters.addresses, PlacementReady: clusters.placementReady, OwnNamespaces: clusters.ownNamespaces,
+		ClientKeys: clientKeys,
 	})
 	// Every model cluster without a kubeconfig is this cluster: its objects are applied and pruned
 	// together with Tier One's, under the same labels.
@@ -124,6 +126,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	applyErr := r.deploy(ctx, p, local, served)
 
 	in.ProviderProblems = creds.problems
+	in.GatewayProblem = clientKeysProblem
 	in.ApplyError = applyErr
 	in.Routes = desired.Routes
 	in.RouteOfModel = desired.RouteOfModel

@@ -38,6 +38,8 @@ var childGVKs = []schema.GroupVersionKind{
 	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
 	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "SecurityPolicy"},
 	{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"},
+	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "BackendTrafficPolicy"},
+	{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "GatewayConfig"},
 }
 
 // liveChildren lists the platform's labelled objects in the cluster, as "Kind/namespace/name".
@@ -78,7 +80,7 @@ func applyYAMLFile(t *testing.T, ns, file string) *platformv1.GenAIPlatform {
 		if err := dec.Decode(&u.Object); err != nil {
 			break
 		}
-		if u.GetKind() == "Namespace" {
+		if u.GetKind() == "Namespace" || u.GetKind() == "Facts" || u.GetKind() == "" {
 			continue
 		}
 		u.SetNamespace(ns)

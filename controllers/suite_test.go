@@ -165,7 +165,8 @@ func eventually(t *testing.T, timeout time.Duration, check func() error) {
 // newNamespace creates a namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))[:min(len(t.Name()), 40)] + "-"}}
+	base := strings.NewReplacer("/", "-", ".", "-", "_", "-").Replace(strings.ToLower(t.Name()))
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: base[:min(len(base), 40)] + "-"}}
 	if err := k8s.Create(testCtx, ns); err != nil {
 		t.Fatal(err)
 	}

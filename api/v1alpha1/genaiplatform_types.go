@@ -181,8 +181,8 @@ type SecretKeyReference struct {
 	Key string `json:"key,omitempty"`
 }
 
-// ClientAuthSpec says how clients authenticate to Tier One. API keys and JWT may both be set: a request
-// passes with either.
+// ClientAuthSpec says how clients authenticate to Tier One. With both API keys and JWT set, Envoy Gateway
+// requires both (the client id then comes from the API key).
 //
 // +kubebuilder:validation:XValidation:rule="has(self.apiKeys) || has(self.jwt)",message="spec.gateway.clientAuth needs apiKeys or jwt"
 type ClientAuthSpec struct {
@@ -264,6 +264,7 @@ type TokenLimit struct {
 
 	// Tokens is the budget per period.
 	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
 	Tokens int64 `json:"tokens"`
 
 	// Per is the period: Second, Minute, Hour or Day.

@@ -16,8 +16,24 @@ const MaxRulesPerRoute = 15
 
 // modelRule is one model's routing rule before it is placed in a route shard.
 type modelRule struct {
-	model string
-	rule  aigv1b1.AIGatewayRouteRule
+	model    string
+	rule     aigv1b1.AIGatewayRouteRule
+	fallback bool // the rule has backends of several priorities
+}
+
+// Timeouts of Tier One's rules.
+const (
+	requestTimeout    = "300s"
+	streamIdleTimeout = "30s"
+)
+
+func hasSeveralPriorities(refs []aigv1b1.AIGatewayRouteRuleBackendRef) bool {
+	for _, r := range refs[1:] {
+		if *r.Priority != *refs[0].Priority {
+			return true
+		}
+	}
+	return false
 }
 
 // modelRules builds one rule per model, and records in routes the backends each model is served by.
@@ -58,12 +74,21 @@ func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[
 		if len(refs) == 0 {
 			continue
 		}
-		rules = append(rules, modelRule{model: m.Name, rule: aigv1b1.AIGatewayRouteRule{
+		rule := aigv1b1.AIGatewayRouteRule{
 			Matches: []aigv1b1.AIGatewayRouteRuleMatch{{
 				Headers: []gwapiv1.HTTPHeaderMatch{{Type: headerExact(), Name: ModelHeader, Value: m.Name}},
 			}},
 			BackendRefs: refs,
-		}})
+			// LLM responses take long: a generous overall deadline instead of Envoy's 15 s default.
+			Timeouts: &gwapiv1.HTTPRouteTimeouts{Request: durationPtr(requestTimeout)},
+		}
+		fallback := hasSeveralPriorities(refs)
+		if fallback {
+			// A backend that sends nothing for this long is given up, and the retry policy falls over
+			// to the next priority (time to first token).
+			rule.StreamIdleTimeout = durationPtr(streamIdleTimeout)
+		}
+		rules = append(rules, modelRule{model: m.Name, rule: rule, fallback: fallback})
 	}
 	return rules
 }
@@ -96,7 +121,7 @@ func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, only
 
 // aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,
 // so that appending a model never moves the others.
-func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, routeOfModel map[string]string) []*aigv1b1.AIGatewayRoute {
+func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, routeOfModel map[string]string) (routes []*aigv1b1.AIGatewayRoute, withFallback []string) {
 	var out []*aigv1b1.AIGatewayRoute
 	for start := 0; start < len(rules); start += MaxRulesPerRoute {
 		end := min(start+MaxRulesPerRoute, len(rules))
@@ -112,13 +137,32 @@ func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, routeOfMode
 				}},
 			},
 		}
+		fallback := false
 		for _, r := range rules[start:end] {
 			route.Spec.Rules = append(route.Spec.Rules, r.rule)
 			routeOfModel[r.model] = name
+			fallback = fallback || r.fallback
 		}
+		if fallback {
+			withFallback = append(withFallback, name)
+		}
+		route.Spec.LLMRequestCosts = llmRequestCosts(p)
 		out = append(out, route)
 	}
-	return out
+	return out, withFallback
+}
+
+// llmRequestCosts makes Envoy AI Gateway record each response's input, output and total tokens in
+// dynamic metadata, where the token limits' rate-limit rules charge them. Only set when there are limits.
+func llmRequestCosts(p *platformv1.GenAIPlatform) []aigv1b1.LLMRequestCost {
+	if len(p.Spec.Gateway.Limits) == 0 {
+		return nil
+	}
+	return []aigv1b1.LLMRequestCost{
+		{MetadataKey: tokenCostKeys[platformv1.TokensInput], Type: aigv1b1.LLMRequestCostTypeInputToken},
+		{MetadataKey: tokenCostKeys[platformv1.TokensOutput], Type: aigv1b1.LLMRequestCostTypeOutputToken},
+		{MetadataKey: tokenCostKeys[platformv1.TokensTotal], Type: aigv1b1.LLMRequestCostTypeTotalToken},
+	}
 }
 
 func headerExact() *gwapiv1.HeaderMatchType { t := gwapiv1.HeaderMatchExact; return &t }

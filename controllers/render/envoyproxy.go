@@ -19,6 +19,7 @@ func envoyProxy(g gatewayParams) *egv1a1.EnvoyProxy {
 					EnvoyDeployment: &egv1a1.KubernetesDeploymentSpec{Replicas: int32Ptr(g.replicas)},
 				},
 			},
+			Telemetry: g.telemetry,
 		},
 	}
 }

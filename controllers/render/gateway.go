@@ -13,9 +13,11 @@ const ListenerName = "llm"
 
 // gateway is a Gateway with one listener.
 func gateway(g gatewayParams) *gwapiv1.Gateway {
+	meta := g.meta(g.name)
+	meta.Annotations = g.annotations
 	return &gwapiv1.Gateway{
 		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "Gateway"},
-		ObjectMeta: g.meta(g.name),
+		ObjectMeta: meta,
 		Spec: gwapiv1.GatewaySpec{
 			GatewayClassName: gwapiv1.ObjectName(g.className),
 			Listeners:        []gwapiv1.Listener{g.listener},
@@ -50,7 +52,13 @@ func tierOneGateway(p *platformv1.GenAIPlatform) gatewayParams {
 	if p.Spec.Gateway.Replicas != nil {
 		replicas = *p.Spec.Gateway.Replicas
 	}
+	var annotations map[string]string
+	if gatewayConfig(p) != nil {
+		annotations = map[string]string{AnnotationGatewayConfig: gatewayConfigName(p)}
+	}
 	return gatewayParams{
+		telemetry:    proxyTelemetry(p),
+		annotations:  annotations,
 		meta:         func(name string) metav1.ObjectMeta { return objectMeta(p, name, "tier-one") },
 		labels:       Labels(p, "tier-one"),
 		className:    gatewayClassName(p),

@@ -1,6 +1,7 @@
 package render
 
 import (
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -21,6 +22,8 @@ type gatewayParams struct {
 	proxyName    string // its EnvoyProxy
 	replicas     int32
 	listener     gwapiv1.Listener
+	telemetry    *egv1a1.ProxyTelemetry
+	annotations  map[string]string // on the Gateway
 }
 
 // gatewayClass is an operator-managed GatewayClass. It is cluster-scoped, so it cannot carry an owner

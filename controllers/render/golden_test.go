@@ -171,6 +171,11 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 		}
 		in.OwnNamespaces[mc.Name] = !contains(facts.ForeignNamespaces, mc.Name)
 	}
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.APIKeys != nil {
+		if s, ok := secrets[ca.APIKeys.SecretRef.Name]; ok {
+			in.ClientKeys = s.Data
+		}
+	}
 	for _, k := range facts.ReadyPlacements {
 		in.PlacementReady[k] = true
 	}

@@ -37,6 +37,9 @@ type Input struct {
 
 	// OwnNamespaces says, by model cluster, whether the operator creates (and so owns) its namespace.
 	OwnNamespaces map[string]bool
+
+	// ClientKeys are the clients' API keys (client id -> key) from spec.gateway.clientAuth.apiKeys.
+	ClientKeys map[string][]byte
 }
 
 // PlacementKey identifies a placement in Input.PlacementReady.
@@ -118,6 +121,18 @@ func Render(in Input) Output {
 		out.TierOne = append(out.TierOne, gatewayClass(t1))
 	}
 	out.TierOne = append(out.TierOne, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p))
+	if gc := gatewayConfig(p); gc != nil {
+		out.TierOne = append(out.TierOne, gc)
+	}
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil {
+		if ca.APIKeys != nil {
+			out.TierOne = append(out.TierOne, clientKeysSecret(p, in.ClientKeys))
+		}
+		out.TierOne = append(out.TierOne, clientAuthPolicy(p))
+	}
+	if btp := tokenLimitPolicy(p); btp != nil {
+		out.TierOne = append(out.TierOne, btp)
+	}
 
 	for i := range p.Spec.Providers {
 		pr := &p.Spec.Providers[i]
@@ -156,8 +171,12 @@ func Render(in Input) Output {
 	out.ModelClusters = modelClusters(in)
 
 	rules := modelRules(in, out.Providers, linked, out.Routes)
-	for _, route := range aiGatewayRoutes(p, rules, out.RouteOfModel) {
+	routes, withFallback := aiGatewayRoutes(p, rules, out.RouteOfModel)
+	for _, route := range routes {
 		out.TierOne = append(out.TierOne, route)
+	}
+	if btp := fallbackPolicy(p, withFallback); btp != nil {
+		out.TierOne = append(out.TierOne, btp)
 	}
 	return out
 }

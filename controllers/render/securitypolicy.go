@@ -1,6 +1,8 @@
 package render
 
 import (
+	"strings"
+
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,7 +45,102 @@ func tierTwoSecurityPolicy(p *platformv1.GenAIPlatform, mc *platformv1.ModelClus
 			APIKeyAuth: &egv1a1.APIKeyAuth{
 				CredentialRefs: []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(TierTwoKeySecretName(p))}},
 				ExtractFrom:    []*egv1a1.ExtractFrom{{Headers: []string{"Authorization"}}},
+				// Tier One's key stops at Tier Two: the model servers never see it.
+				Sanitize: boolPtr(true),
 			},
 		},
 	}
 }
+
+// DefaultClientIDHeader carries the authenticated client's id to backends and to the rate limiter.
+const DefaultClientIDHeader = "x-genai-client-id"
+
+// ClientIDHeader is the platform's client-id header.
+func ClientIDHeader(p *platformv1.GenAIPlatform) string {
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.ClientIDHeader != "" {
+		return ca.ClientIDHeader
+	}
+	return DefaultClientIDHeader
+}
+
+func clientAuthPolicyName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "client-auth") }
+
+// ClientKeysSecretName names the managed copy of the clients' API keys.
+func ClientKeysSecretName(p *platformv1.GenAIPlatform) string { return Name(p.Name, "client-keys") }
+
+// clientKeysHeader is where clients send their API key: OpenAI clients send "Authorization: Bearer <key>".
+func clientKeysHeader(p *platformv1.GenAIPlatform) string {
+	if h := p.Spec.Gateway.ClientAuth.APIKeys.Header; h != "" {
+		return h
+	}
+	return "Authorization"
+}
+
+// clientKeysSecret is the managed copy of the clients' keys in the form Envoy Gateway compares with the
+// whole header: each data key a client id, its value that client's key, prefixed with "Bearer " when
+// clients send it in the Authorization header, as OpenAI SDKs do.
+func clientKeysSecret(p *platformv1.GenAIPlatform, keys map[string][]byte) *corev1.Secret {
+	data := make(map[string][]byte, len(keys))
+	bearer := strings.EqualFold(clientKeysHeader(p), "Authorization")
+	for id, v := range keys {
+		if bearer {
+			v = append([]byte("Bearer "), v...)
+		}
+		data[id] = v
+	}
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: objectMeta(p, ClientKeysSecretName(p), "client-auth"),
+		Type:       corev1.SecretTypeOpaque,
+		Data:       data,
+	}
+}
+
+// clientAuthPolicy authenticates clients at Tier One and puts their id in the client-id header (for
+// backends and per-client token limits). With both API keys and JWT configured, Envoy Gateway requires
+// both; the client id then comes from the API key. It fails closed: with the keys' Secret missing or
+// empty, the policy still requires a key, and none is accepted.
+func clientAuthPolicy(p *platformv1.GenAIPlatform) *egv1a1.SecurityPolicy {
+	ca := p.Spec.Gateway.ClientAuth
+	if ca == nil {
+		return nil
+	}
+	spec := egv1a1.SecurityPolicySpec{
+		PolicyTargetReferences: egv1a1.PolicyTargetReferences{
+			TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{gatewayTargetRef(p)},
+		},
+	}
+	header := ClientIDHeader(p)
+	if ca.APIKeys != nil {
+		spec.APIKeyAuth = &egv1a1.APIKeyAuth{
+			CredentialRefs:        []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(ClientKeysSecretName(p))}},
+			ExtractFrom:           []*egv1a1.ExtractFrom{{Headers: []string{clientKeysHeader(p)}}},
+			ForwardClientIDHeader: strPtr(header),
+			// The client's key stops at Tier One: it is never sent to a provider or a model cluster.
+			Sanitize: boolPtr(true),
+		}
+	}
+	if ca.JWT != nil {
+		provider := egv1a1.JWTProvider{
+			Name:       "clients",
+			Issuer:     ca.JWT.Issuer,
+			Audiences:  ca.JWT.Audiences,
+			RemoteJWKS: &egv1a1.RemoteJWKS{URI: ca.JWT.JWKSURI},
+		}
+		if spec.APIKeyAuth == nil {
+			claim := ca.JWT.ClientIDClaim
+			if claim == "" {
+				claim = "sub"
+			}
+			provider.ClaimToHeaders = []egv1a1.ClaimToHeader{{Claim: claim, Header: header}}
+		}
+		spec.JWT = &egv1a1.JWT{Providers: []egv1a1.JWTProvider{provider}}
+	}
+	return &egv1a1.SecurityPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindSecurityPolicy},
+		ObjectMeta: objectMeta(p, clientAuthPolicyName(p), "client-auth"),
+		Spec:       spec,
+	}
+}
+
+func boolPtr(b bool) *bool { return &b }

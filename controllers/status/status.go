@@ -35,6 +35,8 @@ const (
 	ReasonRemoteClusterUnsupported  = "RemoteClusterNotSupported"
 	ReasonWaitingForAddress         = "WaitingForTierTwoAddress"
 	ReasonNoPlacementReady          = "NoPlacementReady"
+	ReasonClientKeysNotFound        = "ClientKeysNotFound"
+	ReasonClientKeysEmpty           = "ClientKeysEmpty"
 )
 
 // Problem is a reason and a message for a part that is not ready. Messages never hold Secret values.
@@ -99,6 +101,9 @@ type Input struct {
 	ClusterObjects  func(cluster string) []string
 	Placements      map[string]Placement // by render.PlacementKey
 	ModelProblems   map[string]Problem
+
+	// GatewayProblem is a problem of the Tier One gateway's own configuration (client keys).
+	GatewayProblem *Problem
 }
 
 // ChildKey identifies a child in Input.Children.
@@ -205,6 +210,9 @@ func markStalled(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform
 // gatewayCondition: the Tier One Gateway is ready when Envoy Gateway has accepted and programmed it (and
 // its GatewayClass, when the operator manages it) for the current generation.
 func gatewayCondition(in Input) cond {
+	if prob := in.GatewayProblem; prob != nil {
+		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+	}
 	if c, bad := missing(in, "GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy"); bad {
 		return c
 	}

@@ -16,10 +16,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 )
 
-// Upstream versions of the CRDs the tests install. They match the versions the product targets: Envoy AI
-// Gateway v1.1 needs Envoy Gateway v1.8.1+ with Gateway API v1.5 (bundled in Envoy Gateway's chart).
+// Upstream versions of the CRDs the tests install. Envoy AI Gateway v1.1 needs Envoy Gateway v1.8.1 or
+// newer with Gateway API v1.5+ (bundled in Envoy Gateway's chart). The tests use Envoy Gateway v1.9.1:
+// v1.8.1's BackendTrafficPolicy CRD declares rateLimit...limit.requests as an int32 with a maximum of
+// 4294967295, which kube-apiserver 1.37 refuses for every rate-limit rule (the upstream token_ratelimit
+// example included); v1.9.1 fixes the schema.
 const (
-	EnvoyGatewayModule = "github.com/envoyproxy/gateway@v1.8.1"
+	EnvoyGatewayModule = "github.com/envoyproxy/gateway@v1.9.1"
 	KServeModule       = "github.com/kserve/kserve@v0.20.0"
 	K8sVersion         = "1.37.2"
 )

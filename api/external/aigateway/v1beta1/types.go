@@ -1,6 +1,7 @@
 package v1beta1
 
 import (
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
@@ -45,6 +46,10 @@ type AIGatewayRouteRule struct {
 	Matches []AIGatewayRouteRuleMatch `json:"matches,omitempty"`
 	// +optional
 	Timeouts *gwapiv1.HTTPRouteTimeouts `json:"timeouts,omitempty"`
+	// StreamIdleTimeout is how long Envoy waits for the next byte from the upstream (before the first
+	// one, a retry can fall over to the next backend).
+	// +optional
+	StreamIdleTimeout *gwapiv1.Duration `json:"streamIdleTimeout,omitempty"`
 }
 
 // AIGatewayRouteRuleBackendRef is one backend of a rule.
@@ -256,4 +261,48 @@ type GCPCredentialsFile struct {
 func init() {
 	SchemeBuilder.Register(&AIGatewayRoute{}, &AIGatewayRouteList{}, &AIServiceBackend{}, &AIServiceBackendList{},
 		&BackendSecurityPolicy{}, &BackendSecurityPolicyList{})
+}
+
+// GatewayConfig configures Envoy AI Gateway's external processor for the Gateways that reference it
+// (annotation aigateway.envoyproxy.io/gateway-config).
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+type GatewayConfig struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              GatewayConfigSpec `json:"spec,omitempty"`
+	Status            AIGatewayStatus   `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// GatewayConfigList is a list of GatewayConfigs.
+type GatewayConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []GatewayConfig `json:"items"`
+}
+
+// GatewayConfigSpec is the GatewayConfig's spec.
+type GatewayConfigSpec struct {
+	// +optional
+	ExtProc *GatewayConfigExtProc `json:"extProc,omitempty"`
+}
+
+// GatewayConfigExtProc configures the external processor.
+type GatewayConfigExtProc struct {
+	// +optional
+	Kubernetes *GatewayConfigExtProcKubernetes `json:"kubernetes,omitempty"`
+}
+
+// GatewayConfigExtProcKubernetes is the external processor container's settings.
+type GatewayConfigExtProcKubernetes struct {
+	// +optional
+	Env []corev1.EnvVar `json:"env,omitempty"`
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+func init() {
+	SchemeBuilder.Register(&GatewayConfig{}, &GatewayConfigList{})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -80,6 +81,9 @@ type GenAIPlatformReconciler struct {
 func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	p := &platformv1.GenAIPlatform{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetMetrics(req.Namespace, req.Name)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	served, missing, err := r.watches.available(r.kinds)
@@ -98,7 +102,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	sc := newScope(p)
-	defer func() { retErr = errors.Join(retErr, sc.close(ctx, r.Client, r.Recorder)) }()
+	defer func() {
+		retErr = errors.Join(retErr, sc.close(ctx, r.Client, r.Recorder))
+		recordMetrics(p, retErr)
+	}()
 
 	in := status.Input{Platform: p, MissingKinds: missing}
 	if prob := specProblem(p); prob != nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigyaml "sigs.k8s.io/yaml"
 
@@ -187,3 +188,20 @@ func contains(list []string, s string) bool {
 func keyOf(obj client.Object) types.NamespacedName { return client.ObjectKeyFromObject(obj) }
 
 var _ = strings.Contains
+
+// updatePlatform edits the latest platform and updates it, retrying on conflicts with the operator's
+// own writes (finalizer, status).
+func updatePlatform(t *testing.T, p *platformv1.GenAIPlatform, edit func(*platformv1.GenAIPlatform)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		latest := &platformv1.GenAIPlatform{}
+		if err := k8s.Get(testCtx, client.ObjectKeyFromObject(p), latest); err != nil {
+			return err
+		}
+		edit(latest)
+		return k8s.Update(testCtx, latest)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

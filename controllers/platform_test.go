@@ -141,12 +141,10 @@ func TestRemovingProviderAndModelPrunes(t *testing.T) {
 	p := twoProviderPlatform(t)
 
 	// Remove the model "claude" and the provider "anthropic" (and the route to it).
-	latest := getPlatform(t, p)
-	latest.Spec.Models = latest.Spec.Models[:1]
-	latest.Spec.Providers = latest.Spec.Providers[:1]
-	if err := k8s.Update(testCtx, latest); err != nil {
-		t.Fatal(err)
-	}
+	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+		latest.Spec.Models = latest.Spec.Models[:1]
+		latest.Spec.Providers = latest.Spec.Providers[:1]
+	})
 	want := expectedChildren(t, getPlatform(t, p), map[string]map[string][]byte{"openai": nil})
 	for _, w := range want {
 		if strings.Contains(w, "anthropic") {
@@ -243,14 +241,9 @@ func TestSecondReconcileSendsNoWrites(t *testing.T) {
 		start := writes.mark()
 		// An annotation change triggers a reconcile without changing the spec (the test's own client is
 		// not counted).
-		latest := getPlatform(t, p)
-		if latest.Annotations == nil {
-			latest.Annotations = map[string]string{}
-		}
-		latest.Annotations["test/poke"] = fmt.Sprint(round)
-		if err := k8s.Update(testCtx, latest); err != nil {
-			t.Fatal(err)
-		}
+		updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+			latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
+		})
 		time.Sleep(2 * time.Second)
 		if w := writes.since(start); len(w) != 0 {
 			t.Fatalf("round %d: the operator wrote %d times on an unchanged platform: %v", round, len(w), w)

@@ -378,11 +378,9 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		return nil
 	})
 
-	latest := getPlatform(t, p)
-	latest.Annotations = map[string]string{render.AnnotationRotateClusterKeys: "2026-11-25"}
-	if err := k8s.Update(testCtx, latest); err != nil {
-		t.Fatal(err)
-	}
+	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+		latest.Annotations = map[string]string{render.AnnotationRotateClusterKeys: "2026-11-25"}
+	})
 
 	sawBoth, sawSwitch := false, false
 	deadline := time.Now().Add(30 * time.Second)
@@ -434,14 +432,10 @@ models:
 `)
 	step := func(edit func(*platformv1.GenAIPlatform)) {
 		t.Helper()
-		latest := getPlatform(t, p)
 		if edit != nil {
-			edit(latest)
-			if err := k8s.Update(testCtx, latest); err != nil {
-				t.Fatal(err)
-			}
-			latest = getPlatform(t, p)
+			updatePlatform(t, p, edit)
 		}
+		latest := getPlatform(t, p)
 		waitChildren(t, p, expectedChildrenOf(t, selfHostedInput(latest, nil, nil, "two")))
 	}
 	step(nil)
@@ -496,11 +490,9 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', credentialsSecretRef: 
 	time.Sleep(2 * time.Second)
 	for round := 0; round < 3; round++ {
 		start := writes.mark()
-		latest := getPlatform(t, p)
-		latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
-		if err := k8s.Update(testCtx, latest); err != nil {
-			t.Fatal(err)
-		}
+		updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+			latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
+		})
 		time.Sleep(2 * time.Second)
 		if w := writes.since(start); len(w) != 0 {
 			t.Fatalf("round %d: %d writes on an unchanged platform: %v", round, len(w), w)

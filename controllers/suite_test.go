@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -29,7 +30,8 @@ import (
 // The suite runs one real kube-apiserver + etcd with every upstream CRD installed, and one operator
 // (the real manager, cache options and controller) against it. Each test works in its own namespace.
 var (
-	k8s     client.Client // the test's own client: its writes are not counted
+	k8s        client.Client // the test's own client: its writes are not counted
+	metricsURL string        // the operator's metrics endpoint
 	writes  writeCounter  // every write the operator sends
 	logs    syncBuffer    // everything the operator logs
 	testCtx context.Context
@@ -57,6 +59,12 @@ func run(m *testing.M) int {
 		return 1
 	}
 
+	metricsAddr, err := freeAddress()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	metricsURL = "http://" + metricsAddr + "/metrics"
 	operatorCfg := rest.CopyConfig(cfg)
 	operatorCfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return &countingTransport{next: rt} }
 	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true), zap.Level(zapcore.Level(-4)))
@@ -64,7 +72,7 @@ func run(m *testing.M) int {
 	mgr, err := ctrl.NewManager(operatorCfg, ctrl.Options{
 		Scheme:  scheme,
 		Cache:   controllers.CacheOptions(),
-		Metrics: metricsserver.Options{BindAddress: "0"},
+		Metrics: metricsserver.Options{BindAddress: metricsAddr},
 		Logger:  logger,
 	})
 	if err != nil {
@@ -171,4 +179,14 @@ func newNamespace(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return ns.Name
+}
+
+// freeAddress finds a free loopback port for the operator's metrics endpoint.
+func freeAddress() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
 }

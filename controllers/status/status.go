@@ -148,13 +148,18 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 		parts = append(parts[:2], parts[3])
 	}
 	readyCond := cond{ok: true, reason: ReasonReady, message: "The platform serves " + st.ModelsSummary + " models at " + orNone(st.Endpoint)}
+	// Ready names the first part that holds it back, preferring one only a human can fix (stalled) over
+	// one that is merely waiting for a controller.
 	stalled := false
 	for _, part := range parts {
 		set(&st, p, part.typ, part.c)
-		if !part.c.ok && readyCond.ok {
+		switch {
+		case part.c.stalled && !stalled:
+			readyCond = cond{reason: part.c.reason, message: part.typ + ": " + part.c.message}
+			stalled = true
+		case !part.c.ok && readyCond.ok:
 			readyCond = cond{reason: part.c.reason, message: part.typ + ": " + part.c.message}
 		}
-		stalled = stalled || part.c.stalled
 	}
 	if in.ApplyError != nil {
 		readyCond = cond{reason: ReasonApplyFailed, message: in.ApplyError.Error()}

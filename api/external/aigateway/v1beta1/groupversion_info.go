@@ -1,7 +1,13 @@
 // Package v1beta1 holds the subset of Envoy AI Gateway's v1beta1 API (aigateway.envoyproxy.io) that the
-// operator writes and reads. Envoy AI Gateway's Go module is not available to this project, so these types
-// are written from its v1.1 CRDs; json names match the upstream schema exactly and every optional field is
-// omitempty, so that server-side apply only ever sends what the operator means to own.
+// operator writes and reads: AIGatewayRoute, AIServiceBackend, BackendSecurityPolicy and GatewayConfig.
+//
+// Envoy AI Gateway's Go module is not available to this project, so these types are written from its
+// v1.1.0 CRDs. The json names match the upstream schema exactly, and every optional field is omitempty
+// (optional structs and scalars are pointers), so that marshalling a value never emits a zero value the
+// operator did not set: these objects are sent with server-side apply, where every field sent is a field
+// owned. The kubebuilder markers mirror the upstream CRDs closely enough for controller-gen to generate a
+// fallback CRD from these types (make manifests); the upstream CRDs remain the reference.
+//
 // +kubebuilder:object:generate=true
 // +groupName=aigateway.envoyproxy.io
 package v1beta1
@@ -15,7 +21,12 @@ import (
 const GroupName = "aigateway.envoyproxy.io"
 
 var (
-	GroupVersion  = schema.GroupVersion{Group: GroupName, Version: "v1beta1"}
+	// GroupVersion is aigateway.envoyproxy.io/v1beta1.
+	GroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1beta1"}
+
+	// SchemeBuilder registers this package's kinds with a scheme.
 	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
-	AddToScheme   = SchemeBuilder.AddToScheme
+
+	// AddToScheme adds this package's kinds to a scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
 )

@@ -1,0 +1,83 @@
+package controllers
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+)
+
+// The operator's own metrics, served with controller-runtime's on the manager's metrics endpoint: one
+// series per platform, so that an alert can say which platform is not ready and why.
+var (
+	platformLabels = []string{"namespace", "name"}
+
+	platformReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_ready", Help: "1 when the GenAIPlatform's Ready condition is True, else 0.",
+	}, platformLabels)
+	modelsReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_models_ready", Help: "Models of the GenAIPlatform that can serve requests.",
+	}, platformLabels)
+	modelsTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_models_total", Help: "Models declared by the GenAIPlatform.",
+	}, platformLabels)
+	clustersReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_model_clusters_ready", Help: "Model clusters of the GenAIPlatform that are ready.",
+	}, platformLabels)
+	clustersTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_model_clusters_total", Help: "Model clusters declared by the GenAIPlatform.",
+	}, platformLabels)
+	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "genai_platform_reconcile_errors_total",
+		Help: "Reconciles of a GenAIPlatform that ended not ready for a reason a human must fix or that failed, by reason.",
+	}, []string{"namespace", "name", "reason"})
+)
+
+func init() {
+	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconcileErrors)
+}
+
+// recordMetrics publishes a platform's state after a reconcile; err is the reconcile's error, if any.
+func recordMetrics(p *platformv1.GenAIPlatform, err error) {
+	ns, name := p.Namespace, p.Name
+	ready := meta.IsStatusConditionTrue(p.Status.Conditions, platformv1.ConditionReady)
+	platformReady.WithLabelValues(ns, name).Set(boolFloat(ready))
+	modelsReady.WithLabelValues(ns, name).Set(float64(p.Status.ReadyModels))
+	modelsTotal.WithLabelValues(ns, name).Set(float64(len(p.Spec.Models)))
+	n := 0
+	for _, c := range p.Status.ModelClusters {
+		if c.Ready {
+			n++
+		}
+	}
+	clustersReady.WithLabelValues(ns, name).Set(float64(n))
+	clustersTotal.WithLabelValues(ns, name).Set(float64(len(p.Spec.ModelClusters)))
+	switch stalled := meta.FindStatusCondition(p.Status.Conditions, platformv1.ConditionStalled); {
+	case err != nil:
+		reason := "Error"
+		if c := meta.FindStatusCondition(p.Status.Conditions, platformv1.ConditionReady); c != nil && c.Status != metav1.ConditionTrue {
+			reason = c.Reason
+		}
+		reconcileErrors.WithLabelValues(ns, name, reason).Inc()
+	case stalled != nil && stalled.Status == metav1.ConditionTrue:
+		reconcileErrors.WithLabelValues(ns, name, stalled.Reason).Inc()
+	}
+}
+
+// forgetMetrics drops a deleted platform's series.
+func forgetMetrics(ns, name string) {
+	labels := prometheus.Labels{"namespace": ns, "name": name}
+	for _, g := range []*prometheus.GaugeVec{platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal} {
+		g.Delete(labels)
+	}
+	reconcileErrors.DeletePartialMatch(labels)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -7,6 +7,9 @@ K8S_VERSION ?= 1.37.2
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)-linux-amd64
 CONTROLLER_GEN_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE_VERSION ?= v5.8.2
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+CONTAINER_TOOL ?= docker
 IMG ?= genai-platform-operator:dev
 GO_TEST_FLAGS ?= -count=1
 
@@ -69,6 +72,37 @@ demo: manifests generate control-plane ## Start a local control plane, run the o
 .PHONY: demo-down
 demo-down: ## Stop the demo's control plane and operator.
 	hack/demo.sh down
+
+##@ Install
+
+.PHONY: docker-build
+docker-build: ## Build the operator image IMG (Dockerfile: static binary on distroless, non-root).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the operator image IMG.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: build-installer
+build-installer: manifests $(KUSTOMIZE) ## Build dist/install.yaml (CRD, RBAC, manager Deployment in genai-platform-system) for IMG.
+	@# A throwaway overlay sets the image, so that building never edits config/manager.
+	@rm -rf dist/overlay && mkdir -p dist/overlay
+	cd dist/overlay && $(KUSTOMIZE) create --resources ../../config/default && $(KUSTOMIZE) edit set image genai-platform-operator=$(IMG)
+	$(KUSTOMIZE) build dist/overlay > dist/install.yaml
+	@rm -rf dist/overlay
+	@echo "wrote dist/install.yaml: kubectl apply --server-side -f dist/install.yaml"
+
+.PHONY: deploy
+deploy: build-installer ## Install the operator (image IMG) into the current kubeconfig's cluster.
+	kubectl apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: $(KUSTOMIZE) ## Remove the operator: the GenAIPlatforms first (the operator cleans up their children), then the rest.
+	-kubectl delete genaiplatforms.platform.genai.dev --all --all-namespaces --wait --timeout=5m
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+$(KUSTOMIZE):
+	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 $(CONTROLLER_GEN):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)

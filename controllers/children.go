@@ -67,6 +67,24 @@ func childKinds(scheme *runtime.Scheme) []childKind {
 	return out
 }
 
+// modelClusterKinds are the kinds render writes into a model cluster: the only kinds a remote cluster's
+// cache watches, and the only ones its kubeconfig identity needs rights on (config/rbac/model-cluster).
+var modelClusterKinds = map[string]bool{
+	"Namespace": true, "Secret": true, "GatewayClass": true, "EnvoyProxy": true, "Gateway": true,
+	"HTTPRoute": true, "SecurityPolicy": true, "InferenceService": true,
+}
+
+// remoteKinds are the child kinds of model clusters.
+func remoteKinds(kinds []childKind) []client.Object {
+	var out []client.Object
+	for _, k := range kinds {
+		if modelClusterKinds[k.gvk.Kind] {
+			out = append(out, k.object)
+		}
+	}
+	return out
+}
+
 // kindName is how a kind is named in conditions: "AIGatewayRoute (aigateway.envoyproxy.io/v1beta1)".
 func kindName(gvk schema.GroupVersionKind) string {
 	return gvk.Kind + " (" + gvk.GroupVersion().String() + ")"

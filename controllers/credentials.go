@@ -161,7 +161,7 @@ func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *plat
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Stalled: true,
-				Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s not found: no client can authenticate with an API key", p.Namespace, ref.Name)}
+				Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s not found: no client can authenticate with an API key", p.Namespace, ref.Name) + unkeyedLimits(p)}
 		}
 		return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
 	}
@@ -173,7 +173,26 @@ func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *plat
 	}
 	if len(keys) == 0 {
 		return keys, &status.Problem{Reason: status.ReasonClientKeysEmpty, Stalled: true,
-			Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s holds no key: no client can authenticate with an API key", p.Namespace, ref.Name)}
+			Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s holds no key: no client can authenticate with an API key", p.Namespace, ref.Name) + unkeyedLimits(p)}
 	}
 	return keys, nil
+}
+
+// unkeyedLimits names the per-client token limits that have no client identity to be keyed on when the
+// API keys are unusable and no JWT names clients either (admission already refuses perClient without any
+// clientAuth; this is the run-time half of the same rule).
+func unkeyedLimits(p *platformv1.GenAIPlatform) string {
+	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.JWT != nil {
+		return ""
+	}
+	var names []string
+	for _, l := range p.Spec.Gateway.Limits {
+		if l.PerClient {
+			names = append(names, l.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; spec.gateway.limits %s are perClient but no client identity exists to key them", strings.Join(names, ", "))
 }

@@ -9,11 +9,13 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -33,9 +35,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -57,9 +59,13 @@ type GenAIPlatformReconciler struct {
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time
 
-	applier *apply.Applier
-	kinds   []childKind
-	watches *childWatches
+	applier  *apply.Applier
+	kinds    []childKind
+	watches  *childWatches
+	clusters *clustercache.ClusterCache
+
+	addrMu    sync.Mutex
+	addresses map[clustercache.Key]string
 }
 
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms,verbs=get;list;watch;update;patch
@@ -91,7 +97,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	if !p.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.finalize(ctx, p, served)
+		return r.finalize(ctx, p, served)
 	}
 	if !controllerutil.ContainsFinalizer(p, platformv1.FinalizerCleanup) {
 		before := p.DeepCopy()
@@ -116,14 +122,16 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	creds := r.resolveCredentials(ctx, p)
 	clientKeys, clientKeysProblem := r.resolveClientKeys(ctx, p)
-	clusters := r.observeModelClusters(ctx, p, served[kservev1b1.GroupVersion.WithKind("InferenceService")])
+	clusters := r.observeModelClusters(ctx, p, served)
 	desired := render.Render(render.Input{
 		Platform: p, Credentials: creds.byProvider, ModelTokens: clusters.modelTokens, ClusterKeys: clusters.keys,
 		TierTwoAddresses: clusters.addresses, PlacementReady: clusters.placementReady, OwnNamespaces: clusters.ownNamespaces,
-		ClientKeys: clientKeys,
+		ClientKeys: clientKeys, Unreachable: clusters.unreachable,
 	})
 	// Every model cluster without a kubeconfig is this cluster: its objects are applied and pruned
-	// together with Tier One's, under the same labels.
+	// together with Tier One's, under the same labels. Each remote cluster that answers is deployed on
+	// its own, so that one failing cluster never holds back the others; one that does not answer is
+	// left as it is until it does.
 	local := append([]client.Object(nil), desired.TierOne...)
 	for _, mc := range p.Spec.ModelClusters {
 		if mc.KubeconfigSecretRef == nil {
@@ -131,6 +139,17 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}
 	applyErr := r.deploy(ctx, p, local, served)
+	for _, mc := range p.Spec.ModelClusters {
+		if t := clusters.targets[mc.Name]; t != nil && t.remote != nil {
+			if err := r.deployRemote(ctx, p, t, desired.ModelClusters[mc.Name]); err != nil {
+				clusters.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
+				applyErr = errors.Join(applyErr, fmt.Errorf("model cluster %s: %w", mc.Name, err))
+			}
+		}
+	}
+	if err := r.forgetRemovedClusters(ctx, p); err != nil {
+		applyErr = errors.Join(applyErr, err)
+	}
 
 	in.ProviderProblems = creds.problems
 	in.GatewayProblem = clientKeysProblem
@@ -159,6 +178,9 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if clusters.rotating {
 		return ctrl.Result{RequeueAfter: time.Second}, applyErr
 	}
+	if len(clusters.unreachable) > 0 {
+		return ctrl.Result{RequeueAfter: requeueForUnreachable}, applyErr
+	}
 	if len(missing) > 0 {
 		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
 	}
@@ -183,38 +205,26 @@ func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenA
 			errs = append(errs, err)
 		}
 	}
-	if err := r.prune(ctx, p, served, keep); err != nil {
+	if err := r.pruneIn(ctx, p, r.applier, served, keep); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-func (r *GenAIPlatformReconciler) prune(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool, keep map[string]bool) error {
-	var errs []error
-	for _, k := range r.kinds {
-		if !served[k.gvk] {
-			continue
-		}
-		list := k.list.DeepCopyObject().(client.ObjectList)
-		if _, err := r.applier.Prune(ctx, list, client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// finalize deletes every object of the platform, the cluster-scoped ones included (owner references
-// cannot reach them), then lets the platform go.
-func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool) error {
+// finalize deletes every object of the platform, in every model cluster first, then here (the
+// cluster-scoped ones included: owner references cannot reach them), then lets the platform go. A remote
+// cluster that cannot be reached holds the deletion, with a condition that says how to give up on it.
+func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(p, platformv1.FinalizerCleanup) {
-		return nil
+		return ctrl.Result{}, nil
 	}
-	if err := r.prune(ctx, p, served, nil); err != nil {
-		return err
+	if blocked := r.finalizeRemote(ctx, p); len(blocked) > 0 {
+		return ctrl.Result{RequeueAfter: requeueForUnreachable}, r.blockedDeletion(ctx, p, blocked)
 	}
-	before := p.DeepCopy()
-	controllerutil.RemoveFinalizer(p, platformv1.FinalizerCleanup)
-	return client.IgnoreNotFound(r.Client.Patch(ctx, p, client.MergeFrom(before)))
+	if err := r.pruneIn(ctx, p, r.applier, served, nil); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{}, r.removeFinalizer(ctx, p)
 }
 
 // observeChildren reads the desired children back from the cache: their generation and conditions,
@@ -317,6 +327,8 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetad
 		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Named("genaiplatform").
 		WatchesRawSource(source.Kind(secretMetadata, secretMeta(), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
+		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
+		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
 		Build(r)
 	if err != nil {
 		return err

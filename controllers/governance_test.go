@@ -1,9 +1,11 @@
 package controllers_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -42,4 +44,42 @@ func TestGovernanceAccepted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPerClientLimitWithoutIdentity: per-client budgets keyed on API keys whose Secret is missing, then
+// empty, have no client identity to count; the status says which limits are affected, and comes back once
+// keys exist.
+func TestPerClientLimitWithoutIdentity(t *testing.T) {
+	ns := newNamespace(t)
+	p := createPlatform(t, ns, "budgets", `
+gateway:
+  listener: {protocol: HTTP}
+  clientAuth: {apiKeys: {secretRef: {name: client-keys}}}
+  limits:
+  - {name: per-team, tokens: 1000, per: Hour, perClient: true}
+  - {name: everyone, tokens: 100000, per: Day}
+providers:
+- {name: compat, type: OpenAICompatible, hostname: vllm.example.com}
+models:
+- {name: llama, routes: [{provider: compat}]}
+`)
+	check := func(reason string) {
+		t.Helper()
+		got := waitCondition(t, p, platformv1.ConditionGatewayReady, metav1.ConditionFalse, reason)
+		c := findCondition(got, platformv1.ConditionGatewayReady)
+		if !strings.Contains(c.Message, "spec.gateway.limits per-team are perClient but no client identity exists") || strings.Contains(c.Message, "everyone") {
+			t.Errorf("GatewayReady message %q does not name exactly the unkeyed per-client limit", c.Message)
+		}
+	}
+	check(status.ReasonClientKeysNotFound)
+	createSecret(t, ns, "client-keys", map[string]string{})
+	check(status.ReasonClientKeysEmpty)
+	updateSecretData(t, ns, "client-keys", map[string]string{"team-a": "k-123"})
+	eventually(t, 20*time.Second, func() error {
+		c := findCondition(getPlatform(t, p), platformv1.ConditionGatewayReady)
+		if c == nil || strings.Contains(c.Message, "client identity") {
+			return fmt.Errorf("GatewayReady still reports missing identity: %+v", c)
+		}
+		return nil
+	})
 }

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"bytes"
 	"fmt"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"os"
 	"sort"
 	"strings"
@@ -120,6 +121,36 @@ func createSecret(t *testing.T, ns, name string, data map[string]string) {
 	}
 }
 
+// updateOrCreateSecret creates a Secret with data, or replaces the data of the existing one.
+func updateOrCreateSecret(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	err := k8s.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, &corev1.Secret{})
+	switch {
+	case apierrors.IsNotFound(err):
+		createSecret(t, ns, name, data)
+	case err != nil:
+		t.Fatal(err)
+	default:
+		updateSecretData(t, ns, name, data)
+	}
+}
+
+// updateSecretData replaces a Secret's data.
+func updateSecretData(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := k8s.Get(testCtx, types.NamespacedName{Namespace: ns, Name: name}, s); err != nil {
+		t.Fatal(err)
+	}
+	s.Data = map[string][]byte{}
+	for k, v := range data {
+		s.Data[k] = []byte(v)
+	}
+	if err := k8s.Update(testCtx, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func getPlatform(t *testing.T, p *platformv1.GenAIPlatform) *platformv1.GenAIPlatform {
 	t.Helper()
 	out := &platformv1.GenAIPlatform{}
@@ -154,10 +185,16 @@ func waitCondition(t *testing.T, p *platformv1.GenAIPlatform, typ string, want m
 // setStatusConditions writes conditions into a child's status, as its controller would.
 func setStatusConditions(t *testing.T, gvk schema.GroupVersionKind, ns, name string, extra map[string]any, types ...string) {
 	t.Helper()
+	setStatusConditionsIn(t, k8s, gvk, ns, name, extra, types...)
+}
+
+// setStatusConditionsIn is setStatusConditions in the cluster c talks to.
+func setStatusConditionsIn(t *testing.T, c client.Client, gvk schema.GroupVersionKind, ns, name string, extra map[string]any, types ...string) {
+	t.Helper()
 	eventually(t, 10*time.Second, func() error {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
-		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		if err := c.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
 			return err
 		}
 		var conds []any
@@ -172,7 +209,7 @@ func setStatusConditions(t *testing.T, gvk schema.GroupVersionKind, ns, name str
 			st[k] = v
 		}
 		u.Object["status"] = st
-		return k8s.Status().Update(testCtx, u)
+		return c.Status().Update(testCtx, u)
 	})
 }
 

@@ -8,12 +8,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -34,49 +37,50 @@ type clusterFacts struct {
 	modelTokens    map[string][]byte
 	modelProblems  map[string]status.Problem
 	clusterProbs   map[string]status.Problem
+	// targets are the reachable model clusters, by name; a cluster missing here is unreachable (its
+	// problem says why) and Tier One routes nothing to it.
+	targets     map[string]*clusterTarget
+	unreachable map[string]bool
+}
+
+// clusterTarget is where one model cluster's objects live: this cluster, or a remote one reached
+// through its kubeconfig.
+type clusterTarget struct {
+	client  client.Client // cached reads of the operator's objects, and writes
+	reader  client.Reader  // uncached reads, for objects the operator may not own
+	applier *apply.Applier
+	served  map[schema.GroupVersionKind]bool
+	remote  *clustercache.Cluster // nil: this cluster
 }
 
 // observeModelClusters reads, for each model cluster: its namespace, its Tier Two Gateway, the
 // InferenceServices of its placements, and the key state; and each self-hosted model's download token.
-func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, kserveServed bool) clusterFacts {
+func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool) clusterFacts {
 	f := clusterFacts{
 		keys: map[string]render.ClusterKey{}, addresses: map[string]string{}, ownNamespaces: map[string]bool{},
 		placements: map[string]status.Placement{}, placementReady: map[string]bool{}, tierTwo: map[string]status.Child{},
 		modelTokens: map[string][]byte{}, modelProblems: map[string]status.Problem{}, clusterProbs: map[string]status.Problem{},
+		targets: map[string]*clusterTarget{}, unreachable: map[string]bool{},
 	}
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
+		t := &clusterTarget{client: r.Client, reader: r.Client, applier: r.applier, served: served}
 		if mc.KubeconfigSecretRef != nil {
-			f.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonRemoteClusterUnsupported, Stalled: true,
-				Message: "model clusters reached through kubeconfigSecretRef are not supported by this operator version yet"}
-			continue
-		}
-		c := r.Client
-		ns := render.ModelClusterNamespace(mc)
-		var nsObj corev1.Namespace
-		switch err := c.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
-		case apierrors.IsNotFound(err):
-			f.ownNamespaces[mc.Name] = true
-		case err == nil:
-			f.ownNamespaces[mc.Name] = nsObj.Labels[platformv1.LabelPlatform] == p.Name && nsObj.Labels[platformv1.LabelPlatformNS] == p.Namespace
-		}
-
-		var gw gwapiv1.Gateway
-		if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
-			f.tierTwo[mc.Name] = childOf(&gw)
-			for _, a := range gw.Status.Addresses {
-				if a.Value != "" {
-					f.addresses[mc.Name] = a.Value
-					break
+			var prob *status.Problem
+			if t, prob = r.remoteTarget(ctx, p, mc); prob != nil {
+				f.clusterProbs[mc.Name] = *prob
+				f.unreachable[mc.Name] = true
+				f.keys[mc.Name], _ = r.tierOneKey(ctx, p, mc)
+				if a := r.lastAddress(p, mc.Name); a != "" {
+					f.addresses[mc.Name] = a
 				}
+				continue
 			}
-		} else {
-			f.tierTwo[mc.Name] = status.Child{}
 		}
-
-		key, rotating := r.clusterKey(ctx, p, mc)
-		f.keys[mc.Name] = key
-		f.rotating = f.rotating || rotating
+		f.targets[mc.Name] = t
+		tctx, cancel := t.deadline(ctx, r)
+		f.observeCluster(tctx, r, p, mc, t)
+		cancel()
 	}
 
 	for i := range p.Spec.Models {
@@ -93,17 +97,51 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		}
 		for _, pl := range m.SelfHosted.Placements {
 			key := render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)
-			mc := modelCluster(p, pl.Cluster)
-			if mc == nil || !kserveServed || mc.KubeconfigSecretRef != nil {
+			mc, t := modelCluster(p, pl.Cluster), f.targets[pl.Cluster]
+			if mc == nil || t == nil || !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")] {
 				continue
 			}
+			tctx, cancel := t.deadline(ctx, r)
 			var isvc kservev1b1.InferenceService
-			err := r.Client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, m.Name, pl.NodePool)}, &isvc)
+			err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, m.Name, pl.NodePool)}, &isvc)
+			cancel()
 			f.placements[key] = placementOf(&isvc, err)
 			f.placementReady[key] = f.placements[key].Ready
 		}
 	}
 	return f
+}
+
+// observeCluster reads one reachable model cluster: whether the operator owns its namespace, its Tier
+// Two Gateway and address, and its key state.
+func (f *clusterFacts) observeCluster(ctx context.Context, r *GenAIPlatformReconciler, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget) {
+	ns := render.ModelClusterNamespace(mc)
+	var nsObj corev1.Namespace
+	switch err := t.reader.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
+	case apierrors.IsNotFound(err):
+		f.ownNamespaces[mc.Name] = true
+	case err == nil:
+		f.ownNamespaces[mc.Name] = nsObj.Labels[platformv1.LabelPlatform] == p.Name && nsObj.Labels[platformv1.LabelPlatformNS] == p.Namespace
+	}
+
+	f.tierTwo[mc.Name] = status.Child{}
+	var gw gwapiv1.Gateway
+	if t.served[gwapiv1.SchemeGroupVersion.WithKind("Gateway")] {
+		if err := t.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
+			f.tierTwo[mc.Name] = childOf(&gw)
+			for _, a := range gw.Status.Addresses {
+				if a.Value != "" {
+					f.addresses[mc.Name] = a.Value
+					r.rememberAddress(p, mc.Name, a.Value)
+					break
+				}
+			}
+		}
+	}
+
+	key, rotating := r.clusterKey(ctx, p, mc, t.client)
+	f.keys[mc.Name] = key
+	f.rotating = f.rotating || rotating
 }
 
 // placementOf reads an InferenceService's readiness, with KServe's own reason when it is not Ready.
@@ -157,24 +195,14 @@ func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClu
 //     still admits the old key (now Previous).
 //  3. retire, once a grace period has passed since Tier One's live Secret switched (time for the gateway
 //     to push it to every proxy): Tier Two admits only Current.
-func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (render.ClusterKey, bool) {
-	var tierOne corev1.Secret
-	name := types.NamespacedName{Namespace: p.Namespace, Name: render.ClusterKeySecretName(p, mc.Name)}
-	if err := r.Client.Get(ctx, name, &tierOne); err != nil {
-		// The cache may not have seen the Secret written by the last reconcile yet: ask the API server
-		// before making a new key, or the link's key would change under Tier Two's feet.
-		if err := r.APIReader.Get(ctx, name, &tierOne); err != nil {
-			return render.ClusterKey{Current: newKey(), Token: p.Annotations[render.AnnotationRotateClusterKeys]}, false
-		}
-	}
-	k := render.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
-	if k.Current == "" {
-		k.Current = newKey()
+func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (render.ClusterKey, bool) {
+	k, stored := r.tierOneKey(ctx, p, mc)
+	if !stored {
 		return k, false
 	}
 	admitted := map[string]bool{}
 	var tierTwo corev1.Secret
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoKeySecretName(p)}, &tierTwo); err == nil {
+	if err := modelCluster.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoKeySecretName(p)}, &tierTwo); err == nil {
 		for _, v := range tierTwo.Data {
 			admitted[string(v)] = true
 		}
@@ -200,6 +228,26 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 		return k, true
 	}
 	return k, false
+}
+
+// tierOneKey is the key state Tier One holds for a model cluster, unchanged (a new key when it has none).
+// An unreachable cluster keeps it as it is: no rotation step can be checked against its Tier Two.
+func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (k render.ClusterKey, stored bool) {
+	var tierOne corev1.Secret
+	name := types.NamespacedName{Namespace: p.Namespace, Name: render.ClusterKeySecretName(p, mc.Name)}
+	if err := r.Client.Get(ctx, name, &tierOne); err != nil {
+		// The cache may not have seen the Secret written by the last reconcile yet: ask the API server
+		// before making a new key, or the link's key would change under Tier Two's feet.
+		if err := r.APIReader.Get(ctx, name, &tierOne); err != nil {
+			return render.ClusterKey{Current: newKey(), Token: p.Annotations[render.AnnotationRotateClusterKeys]}, false
+		}
+	}
+	k = render.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
+	if k.Current == "" {
+		k.Current = newKey()
+		return k, false
+	}
+	return k, true
 }
 
 func (r *GenAIPlatformReconciler) now() time.Time {

@@ -151,10 +151,16 @@ func waitNoChildren(t *testing.T, p *platformv1.GenAIPlatform) {
 // not Ready.
 func setISVCReady(t *testing.T, ns, name string, ready bool, reason, message string) {
 	t.Helper()
+	setISVCReadyIn(t, k8s, ns, name, ready, reason, message)
+}
+
+// setISVCReadyIn is setISVCReady in the cluster c talks to.
+func setISVCReadyIn(t *testing.T, c client.Client, ns, name string, ready bool, reason, message string) {
+	t.Helper()
 	eventually(t, 10*time.Second, func() error {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvkISVC)
-		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
+		if err := c.Get(testCtx, client.ObjectKey{Namespace: ns, Name: name}, u); err != nil {
 			return err
 		}
 		st := "False"
@@ -172,7 +178,7 @@ func setISVCReady(t *testing.T, ns, name string, ready bool, reason, message str
 				"lastFailureInfo":  map[string]any{"reason": reason, "message": message},
 			}
 		}
-		return k8s.Status().Update(testCtx, u)
+		return c.Status().Update(testCtx, u)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -18,6 +19,7 @@ import (
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
 )
 
 // NewScheme registers every API the operator reads or writes.
@@ -46,6 +48,10 @@ func CacheOptions() cache.Options {
 type Options struct {
 	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: 30 s.
 	KeyRotationGrace time.Duration
+	// RemoteRequestTimeout bounds each step in a remote model cluster; zero: 10 s.
+	RemoteRequestTimeout time.Duration
+	// RemoteHealthInterval is how often each remote model cluster is probed; zero: 10 s.
+	RemoteHealthInterval time.Duration
 }
 
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
@@ -72,6 +78,20 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Recorder:  mgr.GetEventRecorder("genai-platform-operator"),
 
 		KeyRotationGrace: opts.KeyRotationGrace,
+	}
+	r.clusters = clustercache.New(clustercache.Options{
+		Scheme:   mgr.GetScheme(),
+		Kinds:    remoteKinds(childKinds(mgr.GetScheme())),
+		Selector: labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue}),
+		PlatformLabels: func(p types.NamespacedName) map[string]string {
+			return map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue, platformv1.LabelPlatform: p.Name, platformv1.LabelPlatformNS: p.Namespace}
+		},
+		RequestTimeout: opts.RemoteRequestTimeout,
+		HealthInterval: opts.RemoteHealthInterval,
+		Log:            mgr.GetLogger().WithName("clustercache"),
+	})
+	if err := mgr.Add(r.clusters); err != nil {
+		return err
 	}
 	return r.SetupWithManager(mgr, secretMetadata)
 }

@@ -32,9 +32,9 @@ import (
 var (
 	k8s        client.Client // the test's own client: its writes are not counted
 	metricsURL string        // the operator's metrics endpoint
-	writes  writeCounter  // every write the operator sends
-	logs    syncBuffer    // everything the operator logs
-	testCtx context.Context
+	writes     writeCounter  // every write the operator sends
+	logs       syncBuffer    // everything the operator logs
+	testCtx    context.Context
 )
 
 func TestMain(m *testing.M) {
@@ -79,7 +79,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -21,4 +21,9 @@ const (
 	LabelPlatformNS  = "platform.genai.dev/platform-namespace"
 	LabelComponent   = "platform.genai.dev/component"
 	FinalizerCleanup = "platform.genai.dev/cleanup"
+
+	// AnnotationAbandonClusters is the escape hatch of deletion: a comma-separated list of model cluster
+	// names (or "*") whose objects the operator gives up cleaning when their API server cannot be
+	// reached. Without it, deleting a platform waits for every model cluster it reached.
+	AnnotationAbandonClusters = "platform.genai.dev/abandon-model-clusters"
 )

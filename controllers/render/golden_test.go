@@ -70,6 +70,7 @@ type Facts struct {
 		Current, Next, Previous string
 	} `json:"keys"`
 	ForeignNamespaces []string `json:"foreignNamespaces"` // clusters whose namespace the user made
+	Unreachable       []string `json:"unreachable"`       // model clusters whose API server does not answer
 }
 
 // OutputYAML prints Tier One's objects, then each model cluster's, in spec order.
@@ -178,6 +179,12 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 	}
 	for _, k := range facts.ReadyPlacements {
 		in.PlacementReady[k] = true
+	}
+	if len(facts.Unreachable) > 0 {
+		in.Unreachable = map[string]bool{}
+		for _, c := range facts.Unreachable {
+			in.Unreachable[c] = true
+		}
 	}
 	return in
 }

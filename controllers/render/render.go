@@ -40,6 +40,11 @@ type Input struct {
 
 	// ClientKeys are the clients' API keys (client id -> key) from spec.gateway.clientAuth.apiKeys.
 	ClientKeys map[string][]byte
+
+	// Unreachable names the model clusters whose API server cannot be reached now. Tier One keeps its
+	// link objects (so a blip does not churn them) but routes nothing there: their models fall back to
+	// their other placements and routes.
+	Unreachable map[string]bool
 }
 
 // PlacementKey identifies a placement in Input.PlacementReady.
@@ -155,7 +160,7 @@ func Render(in Input) Output {
 		}
 	}
 
-	linked := map[string]bool{}
+	linked := map[string]bool{} // clusters Tier One can route to
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
 		key, ok := in.ClusterKeys[mc.Name]
@@ -164,7 +169,7 @@ func Render(in Input) Output {
 		}
 		out.TierOne = append(out.TierOne, clusterKeySecret(p, mc, key))
 		if host, port := clusterAddress(mc, in.TierTwoAddresses[mc.Name]); host != "" {
-			linked[mc.Name] = true
+			linked[mc.Name] = !in.Unreachable[mc.Name]
 			out.TierOne = append(out.TierOne, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
 		}
 	}

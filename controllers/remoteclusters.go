@@ -1,0 +1,266 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+// requeueForUnreachable is how often a platform with an unreachable model cluster looks again, on top
+// of the health probe that enqueues it as soon as the cluster answers.
+const requeueForUnreachable = 15 * time.Second
+
+// kubeconfigKey is the conventional data key of a kubeconfig Secret.
+const kubeconfigKey = "kubeconfig"
+
+func accessorKey(p *platformv1.GenAIPlatform, cluster string) clustercache.Key {
+	return clustercache.Key{Platform: types.NamespacedName{Namespace: p.Namespace, Name: p.Name}, Cluster: cluster}
+}
+
+// remoteTarget connects to a model cluster through its kubeconfig Secret. Any problem (Secret missing,
+// kubeconfig invalid, API server unreachable, cache not in sync in time) is returned as the cluster's
+// problem: the caller treats the cluster as unreachable and carries on with the others.
+func (r *GenAIPlatformReconciler) remoteTarget(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (*clusterTarget, *status.Problem) {
+	field := "spec.modelClusters[" + mc.Name + "].kubeconfigSecretRef"
+	kubeconfig, prob := r.readSecretKey(ctx, p, *mc.KubeconfigSecretRef, kubeconfigKey)
+	if prob != nil {
+		prob.Message = field + ": " + prob.Message
+		return nil, prob
+	}
+	cl, err := r.clusters.Connect(accessorKey(p, mc.Name), kubeconfig)
+	if err != nil {
+		return nil, &status.Problem{Reason: status.ReasonKubeconfigInvalid, Stalled: errors.Is(err, clustercache.ErrInvalidKubeconfig),
+			Message: fmt.Sprintf("%s: Secret %s/%s: %v", field, p.Namespace, mc.KubeconfigSecretRef.Name, err)}
+	}
+	tctx, cancel := context.WithTimeout(ctx, r.clusters.RequestTimeout())
+	defer cancel()
+	cl.WaitProbed(tctx)
+	if ok, err := cl.Health(); !ok {
+		return nil, &status.Problem{Reason: status.ReasonClusterUnreachable,
+			Message: fmt.Sprintf("the cluster's API server does not answer: %v; Tier One routes nothing to it until it does", err)}
+	}
+	served, err := cl.Sync(tctx)
+	if err != nil {
+		return nil, &status.Problem{Reason: status.ReasonClusterUnreachable,
+			Message: fmt.Sprintf("reading the cluster: %v; Tier One routes nothing to it until it answers", err)}
+	}
+	return &clusterTarget{client: cl.Client, reader: cl.Reader, applier: cl.Applier, served: served, remote: cl}, nil
+}
+
+// deadline bounds one step in a remote cluster, so a cluster that accepts connections and never answers
+// cannot hold a worker; this cluster's requests need none.
+func (t *clusterTarget) deadline(ctx context.Context, r *GenAIPlatformReconciler) (context.Context, context.CancelFunc) {
+	if t.remote == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.clusters.RequestTimeout())
+}
+
+// rememberAddress keeps the last Tier Two address seen per cluster, so that a cluster that stops
+// answering keeps its Tier One link objects (only routing stops) and a blip does not churn them.
+func (r *GenAIPlatformReconciler) rememberAddress(p *platformv1.GenAIPlatform, cluster, addr string) {
+	r.addrMu.Lock()
+	defer r.addrMu.Unlock()
+	if r.addresses == nil {
+		r.addresses = map[clustercache.Key]string{}
+	}
+	r.addresses[accessorKey(p, cluster)] = addr
+}
+
+func (r *GenAIPlatformReconciler) lastAddress(p *platformv1.GenAIPlatform, cluster string) string {
+	r.addrMu.Lock()
+	defer r.addrMu.Unlock()
+	return r.addresses[accessorKey(p, cluster)]
+}
+
+// deployRemote applies one remote model cluster's objects and prunes the platform's labelled objects
+// there that are no longer desired, within the cluster's deadline.
+func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv1.GenAIPlatform, t *clusterTarget, desired []client.Object) error {
+	ctx, cancel := t.deadline(ctx, r)
+	defer cancel()
+	var errs []error
+	keep := map[string]bool{}
+	for _, obj := range desired {
+		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+		if err != nil {
+			return err
+		}
+		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
+		if !t.served[gvk] {
+			continue
+		}
+		if _, err := t.applier.Apply(ctx, obj); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.pruneIn(ctx, p, t.applier, t.served, keep); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.
+func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) error {
+	var errs []error
+	for _, k := range r.kinds {
+		if !served[k.gvk] {
+			continue
+		}
+		list := k.list.DeepCopyObject().(client.ObjectList)
+		if _, err := a.Prune(ctx, list, client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// remoteClusters names the platform's model clusters reached through a kubeconfig, in spec order.
+func remoteClusters(p *platformv1.GenAIPlatform) map[string]*platformv1.ModelClusterSpec {
+	out := map[string]*platformv1.ModelClusterSpec{}
+	for i := range p.Spec.ModelClusters {
+		if mc := &p.Spec.ModelClusters[i]; mc.KubeconfigSecretRef != nil {
+			out[mc.Name] = mc
+		}
+	}
+	return out
+}
+
+// forgetRemovedClusters cleans every remote cluster the platform no longer names (removed from the spec,
+// or now this cluster) with the accessor kept from when it was named, then stops that accessor: its
+// informers, watches and probe. A cluster that cannot be cleaned now is tried again later.
+func (r *GenAIPlatformReconciler) forgetRemovedClusters(ctx context.Context, p *platformv1.GenAIPlatform) error {
+	named := remoteClusters(p)
+	var errs []error
+	for _, key := range r.clusters.ClustersOf(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}) {
+		if named[key.Cluster] != nil {
+			continue
+		}
+		if err := r.cleanRemote(ctx, p, r.clusters.Get(key)); err != nil {
+			errs = append(errs, fmt.Errorf("cleaning removed model cluster %s: %w", key.Cluster, err))
+			continue
+		}
+		r.clusters.Disconnect(key)
+	}
+	return errors.Join(errs...)
+}
+
+// cleanRemote deletes every labelled object of the platform from one remote cluster.
+func (r *GenAIPlatformReconciler) cleanRemote(ctx context.Context, p *platformv1.GenAIPlatform, cl *clustercache.Cluster) error {
+	if cl == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.clusters.RequestTimeout())
+	defer cancel()
+	if ok, err := cl.Health(); !ok {
+		return fmt.Errorf("its API server does not answer: %w", err)
+	}
+	served, err := cl.Sync(ctx)
+	if err != nil {
+		return err
+	}
+	return r.pruneIn(ctx, p, cl.Applier, served, nil)
+}
+
+// finalizeRemote cleans every remote cluster of a platform being deleted. A cluster that cannot be
+// reached blocks deletion (its objects would be orphaned) unless the platform's
+// AnnotationAbandonClusters names it; what blocks is returned for the status.
+func (r *GenAIPlatformReconciler) finalizeRemote(ctx context.Context, p *platformv1.GenAIPlatform) (blocked []string) {
+	abandon := abandonedClusters(p)
+	pending := map[string]bool{}
+	for name := range remoteClusters(p) {
+		pending[name] = true
+	}
+	for _, key := range r.clusters.ClustersOf(types.NamespacedName{Namespace: p.Namespace, Name: p.Name}) {
+		pending[key.Cluster] = true
+	}
+	names := make([]string, 0, len(pending))
+	for name := range pending {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		key := accessorKey(p, name)
+		err := r.cleanRemoteCluster(ctx, p, name)
+		switch {
+		case err == nil:
+			r.clusters.Disconnect(key)
+		case abandon["*"] || abandon[name]:
+			r.Recorder.Eventf(p, nil, "Warning", "ModelClusterAbandoned", "Delete",
+				"model cluster %s: its objects were left in place (annotation %s): %v", name, platformv1.AnnotationAbandonClusters, err)
+			r.clusters.Disconnect(key)
+		default:
+			blocked = append(blocked, fmt.Sprintf("%s (%v)", name, err))
+		}
+	}
+	return blocked
+}
+
+// cleanRemoteCluster connects (through the kubeconfig Secret, or the accessor already held when the
+// Secret is gone, as when a whole namespace is deleted) and cleans one remote cluster.
+func (r *GenAIPlatformReconciler) cleanRemoteCluster(ctx context.Context, p *platformv1.GenAIPlatform, name string) error {
+	key := accessorKey(p, name)
+	if mc := remoteClusters(p)[name]; mc != nil {
+		if kubeconfig, prob := r.readSecretKey(ctx, p, *mc.KubeconfigSecretRef, kubeconfigKey); prob == nil {
+			if _, err := r.clusters.Connect(key, kubeconfig); err != nil {
+				return err
+			}
+		}
+	}
+	cl := r.clusters.Get(key)
+	if cl == nil {
+		return fmt.Errorf("no usable kubeconfig for it")
+	}
+	wctx, cancel := context.WithTimeout(ctx, r.clusters.RequestTimeout())
+	cl.WaitProbed(wctx)
+	cancel()
+	return r.cleanRemote(ctx, p, cl)
+}
+
+func abandonedClusters(p *platformv1.GenAIPlatform) map[string]bool {
+	out := map[string]bool{}
+	for _, n := range strings.Split(p.Annotations[platformv1.AnnotationAbandonClusters], ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// blockedDeletion records on the platform why its deletion waits, with the way out.
+func (r *GenAIPlatformReconciler) blockedDeletion(ctx context.Context, p *platformv1.GenAIPlatform, blocked []string) error {
+	before := p.DeepCopy()
+	msg := fmt.Sprintf("deletion waits to clean model clusters that cannot be reached: %s; to leave their objects behind, annotate the platform %s=<cluster names, comma-separated, or *>",
+		strings.Join(blocked, "; "), platformv1.AnnotationAbandonClusters)
+	for _, typ := range []string{platformv1.ConditionReady, platformv1.ConditionModelClustersReady} {
+		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse,
+			Reason: status.ReasonCleanupBlocked, Message: msg, ObservedGeneration: p.Generation})
+	}
+	if err := r.Client.Status().Patch(ctx, p, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	return nil
+}
+
+// removeFinalizer lets the platform go.
+func (r *GenAIPlatformReconciler) removeFinalizer(ctx context.Context, p *platformv1.GenAIPlatform) error {
+	before := p.DeepCopy()
+	controllerutil.RemoveFinalizer(p, platformv1.FinalizerCleanup)
+	return client.IgnoreNotFound(r.Client.Patch(ctx, p, client.MergeFrom(before)))
+}

@@ -47,6 +47,10 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 test: manifests generate vet control-plane ## Run unit, golden and envtest suites on a real API server.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: docs
+docs: manifests ## Regenerate docs/api-reference.md from the CRD (a test fails when it is out of date).
+	go run ./hack/apidocs
+
 .PHONY: golden
 golden: ## Regenerate the render golden files (controllers/render/testdata/*.out.yaml).
 	go test ./controllers/render/ -run TestGolden -update

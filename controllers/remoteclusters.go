@@ -202,7 +202,7 @@ func (r *GenAIPlatformReconciler) finalizeRemote(ctx context.Context, p *platfor
 		case err == nil:
 			r.clusters.Disconnect(key)
 		case abandon["*"] || abandon[name]:
-			r.Recorder.Eventf(p, nil, "Warning", "ModelClusterAbandoned", "Delete",
+			r.event(p, "Warning", "ModelClusterAbandoned", "Delete",
 				"model cluster %s: its objects were left in place (annotation %s): %v", name, platformv1.AnnotationAbandonClusters, err)
 			r.clusters.Disconnect(key)
 		default:
@@ -263,4 +263,11 @@ func (r *GenAIPlatformReconciler) removeFinalizer(ctx context.Context, p *platfo
 	before := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, platformv1.FinalizerCleanup)
 	return client.IgnoreNotFound(r.Client.Patch(ctx, p, client.MergeFrom(before)))
+}
+
+// event records an event on the platform when a recorder is set.
+func (r *GenAIPlatformReconciler) event(p *platformv1.GenAIPlatform, kind, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(p, nil, kind, reason, action, note, args...)
+	}
 }

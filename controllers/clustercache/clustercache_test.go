@@ -1,0 +1,108 @@
+package clustercache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+)
+
+// kubeconfigFor is a kubeconfig pointing at host, with a token user.
+func kubeconfigFor(host, token string) []byte {
+	return fmt.Appendf(nil, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: %q}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, host, token)
+}
+
+// deadAddress is a loopback address nothing listens on.
+func deadAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return "https://" + addr
+}
+
+func newCache() *ClusterCache {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	return New(Options{Scheme: s, RequestTimeout: time.Second, HealthInterval: 50 * time.Millisecond})
+}
+
+func TestInvalidKubeconfigIsRefused(t *testing.T) {
+	c := newCache()
+	key := Key{Platform: types.NamespacedName{Namespace: "ai", Name: "p"}, Cluster: "east"}
+	if _, err := c.Connect(key, []byte("not a kubeconfig")); !errors.Is(err, ErrInvalidKubeconfig) {
+		t.Fatalf("want ErrInvalidKubeconfig, got %v", err)
+	}
+	if c.Len() != 0 {
+		t.Fatalf("an accessor was kept for an invalid kubeconfig")
+	}
+}
+
+func TestConnectReusesReplacesAndDisconnects(t *testing.T) {
+	c := newCache()
+	platform := types.NamespacedName{Namespace: "ai", Name: "p"}
+	key := Key{Platform: platform, Cluster: "east"}
+	host := deadAddress(t)
+
+	first, err := c.Connect(key, kubeconfigFor(host, "t1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.Connect(key, kubeconfigFor(host, "t1"))
+	if err != nil || again != first {
+		t.Fatalf("the same kubeconfig must reuse the accessor (err %v)", err)
+	}
+
+	// Nothing answers: the probe says so, with the reason.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	first.WaitProbed(ctx)
+	if ok, err := first.Health(); ok || err == nil {
+		t.Fatalf("health of a dead address: ok=%v err=%v", ok, err)
+	}
+
+	rotated, err := c.Connect(key, kubeconfigFor(host, "t2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rotated == first {
+		t.Fatal("a rotated kubeconfig must replace the accessor")
+	}
+	select {
+	case <-first.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the replaced accessor did not stop")
+	}
+
+	other := Key{Platform: platform, Cluster: "west"}
+	if _, err := c.Connect(other, kubeconfigFor(host, "t3")); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(c.ClustersOf(platform)); got != 2 {
+		t.Fatalf("ClustersOf: %d, want 2", got)
+	}
+	c.Disconnect(key)
+	select {
+	case <-rotated.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the disconnected accessor did not stop")
+	}
+	if c.Get(key) != nil || c.Len() != 1 {
+		t.Fatalf("after Disconnect: %d accessors", c.Len())
+	}
+}

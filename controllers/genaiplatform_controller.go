@@ -71,7 +71,11 @@ type GenAIPlatformReconciler struct {
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
+// Secrets: get for the referenced ones (read directly, never cached); list and watch for the
+// label-filtered cache of the managed copies and the metadata-only informer that notices a referenced
+// Secret's change; patch and delete for the managed copies. No create or update: every write is a
+// server-side apply, which is a patch.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;backendtlspolicies,verbs=get;list;watch;create;update;patch;delete

@@ -44,7 +44,7 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 	ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) K8S_VERSION=$(K8S_VERSION) hack/build-control-plane.sh kube-apiserver etcd kube-controller-manager
 
 .PHONY: test
-test: manifests generate vet control-plane ## Run unit, golden and envtest suites on a real API server.
+test: manifests generate vet control-plane $(KUSTOMIZE) ## Run unit, golden and envtest suites on a real API server.
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: docs
@@ -104,6 +104,28 @@ deploy: build-installer ## Install the operator (image IMG) into the current kub
 undeploy: $(KUSTOMIZE) ## Remove the operator: the GenAIPlatforms first (the operator cleans up their children), then the rest.
 	-kubectl delete genaiplatforms.platform.genai.dev --all --all-namespaces --wait --timeout=5m
 	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
+
+##@ OperatorHub
+
+# The bundle's version and operator image are spec.version and the containerImage annotation of the CSV
+# base (config/manifests/bases); BUNDLE_VERSION and BUNDLE_OPERATOR_IMG override them.
+CSV_BASE := config/manifests/bases/genai-platform-operator.clusterserviceversion.yaml
+BUNDLE_VERSION ?=
+BUNDLE_OPERATOR_IMG ?=
+BUNDLE_IMG ?= ghcr.io/genai-platform/genai-platform-operator-bundle:v$(or $(BUNDLE_VERSION),$(shell sed -n 's/^  version: //p' $(CSV_BASE)))
+
+.PHONY: bundle
+bundle: manifests $(KUSTOMIZE) ## Write the OLM bundle (bundle/, bundle.Dockerfile) from config/ and validate it; commit the result.
+	$(KUSTOMIZE) build config/default | go run ./hack/bundle $(if $(BUNDLE_VERSION),-version $(BUNDLE_VERSION)) $(if $(BUNDLE_OPERATOR_IMG),-image $(BUNDLE_OPERATOR_IMG))
+	go test ./hack/bundle/ -count=1 -run 'TestBundleValidates|TestBundleDeclaresNoDependencies' -v | grep -E '^(---|ok|FAIL)|warning|errors'
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image BUNDLE_IMG from bundle/ (needs Docker with BuildKit, which reads bundle.Dockerfile.dockerignore).
+	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(BUNDLE_IMG) .
+
+.PHONY: bundle-push
+bundle-push: ## Push the bundle image BUNDLE_IMG.
+	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
 
 $(KUSTOMIZE):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)

@@ -19,6 +19,7 @@ import (
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
 )
 
@@ -72,7 +73,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	r := &GenAIPlatformReconciler{
-		Client:    mgr.GetClient(),
+		// Every write carries the operator's one field manager, the platform's finalizer and status as
+		// well as the children: managedFields show GitOps tools exactly what the operator owns.
+		Client:    client.WithFieldOwner(mgr.GetClient(), apply.FieldOwner),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("genai-platform-operator"),

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -57,6 +61,56 @@ func TestAPIReferenceCoversEveryField(t *testing.T) {
 			t.Errorf("the reference lacks %q", want)
 		}
 	}
+}
+
+// TestStatusDocsNameEveryReason keeps docs/status.md and docs/troubleshooting.md honest: every reason the
+// status package can set (its Reason* constants) must be explained in both. Add a reason, document it.
+func TestStatusDocsNameEveryReason(t *testing.T) {
+	reasons := reasonConstants(t, filepath.Join(root, "controllers/status/status.go"))
+	if len(reasons) < 10 {
+		t.Fatalf("found only %d reasons in controllers/status: has the file moved?", len(reasons))
+	}
+	for _, doc := range []string{"docs/status.md", "docs/troubleshooting.md"} {
+		data, err := os.ReadFile(filepath.Join(root, doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range reasons {
+			if !strings.Contains(string(data), "`"+r+"`") {
+				t.Errorf("%s does not explain reason `%s` (a constant of controllers/status)", doc, r)
+			}
+		}
+	}
+}
+
+// reasonConstants reads the string values of the Reason* constants of a Go file.
+func reasonConstants(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, decl := range f.Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if !strings.HasPrefix(name.Name, "Reason") || i >= len(vs.Values) {
+					continue
+				}
+				if lit, ok := vs.Values[i].(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if v, err := strconv.Unquote(lit.Value); err == nil {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 func firstDiffLine(a, b string) int {

@@ -73,9 +73,9 @@ type GenAIPlatformReconciler struct {
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/finalizers,verbs=update
 // Secrets: get for the referenced ones (read directly, never cached); list and watch for the
 // label-filtered cache of the managed copies and the metadata-only informer that notices a referenced
-// Secret's change; patch and delete for the managed copies. No create or update: every write is a
-// server-side apply, which is a patch.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;patch;delete
+// Secret's change; create, patch and delete for the managed copies (a server-side apply that creates an
+// object is authorized as create). No update: every write is a server-side apply, never a PUT.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;backendtlspolicies,verbs=get;list;watch;create;update;patch;delete

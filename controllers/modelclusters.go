@@ -47,7 +47,7 @@ type clusterFacts struct {
 // through its kubeconfig.
 type clusterTarget struct {
 	client  client.Client // cached reads of the operator's objects, and writes
-	reader  client.Reader  // uncached reads, for objects the operator may not own
+	reader  client.Reader // uncached reads, for objects the operator may not own
 	applier *apply.Applier
 	served  map[schema.GroupVersionKind]bool
 	remote  *clustercache.Cluster // nil: this cluster

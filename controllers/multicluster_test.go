@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -101,11 +103,47 @@ func (m *modelClusterEnv) kubeconfig(t *testing.T, user string) []byte {
 	return b
 }
 
+// stop kills the model cluster's kube-apiserver (SIGKILL: a crash, not a graceful shutdown, which also
+// keeps the test fast), leaving etcd, and so the cluster's state, in place.
 func (m *modelClusterEnv) stop(t *testing.T) {
 	t.Helper()
-	if err := m.env.ControlPlane.GetAPIServer().Stop(); err != nil {
-		t.Fatalf("stopping %s's API server: %v", m.name, err)
+	port := m.env.ControlPlane.GetAPIServer().SecureServing.Port
+	pid := processWithArg(t, "kube-apiserver", "--secure-port="+port)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
+	eventually(t, 10*time.Second, func() error {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			_ = c.Close()
+			return fmt.Errorf("%s's API server still answers", m.name)
+		}
+		return nil
+	})
+}
+
+// processWithArg finds the process of a binary started with an argument, from /proc.
+func processWithArg(t *testing.T, binary, arg string) int {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != binary {
+			continue
+		}
+		for _, a := range args {
+			if a == arg {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no %s process with %s", binary, arg)
+	return 0
 }
 
 func (m *modelClusterEnv) restart(t *testing.T) {
@@ -171,16 +209,22 @@ func (m *modelClusterEnv) watchesOn(t *testing.T, resources ...string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := hc.Get(m.cfg.Host + "/metrics")
+	resp, err := hc.Get(strings.TrimSuffix(m.cfg.Host, "/") + "/metrics")
 	if err != nil {
 		t.Fatalf("%s metrics: %v", m.name, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s metrics: %s", m.name, resp.Status)
+	}
 	total := 0
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
+		if os.Getenv("DEBUG_WATCH_METRICS") != "" && strings.Contains(line, "longrunning") {
+			t.Log(line)
+		}
 		if !strings.HasPrefix(line, "apiserver_longrunning_requests{") || !strings.Contains(line, `verb="WATCH"`) {
 			continue
 		}
@@ -330,7 +374,7 @@ models:
 			return nil
 		})
 		// The link objects of the dead cluster stay (no churn), only routing stopped.
-		if !contains(liveChildren(t, p), "Backend/"+render.ClusterBackendName(p, "west")) {
+		if !contains(liveChildren(t, p), "Backend/"+ns+"/"+render.ClusterBackendName(p, "west")) {
 			t.Errorf("west's link Backend was removed: %v", liveChildren(t, p))
 		}
 

@@ -195,18 +195,25 @@ func (r *GenAIPlatformReconciler) finalizeRemote(ctx context.Context, p *platfor
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var done []clustercache.Key
 	for _, name := range names {
 		key := accessorKey(p, name)
 		err := r.cleanRemoteCluster(ctx, p, name)
 		switch {
 		case err == nil:
-			r.clusters.Disconnect(key)
+			done = append(done, key)
 		case abandon["*"] || abandon[name]:
 			r.event(p, "Warning", "ModelClusterAbandoned", "Delete",
 				"model cluster %s: its objects were left in place (annotation %s): %v", name, platformv1.AnnotationAbandonClusters, err)
-			r.clusters.Disconnect(key)
+			done = append(done, key)
 		default:
 			blocked = append(blocked, fmt.Sprintf("%s (%v)", name, err))
+		}
+	}
+	// Accessors are kept until every cluster is clean: reconnecting on each retry would churn them.
+	if len(blocked) == 0 {
+		for _, key := range done {
+			r.clusters.Disconnect(key)
 		}
 	}
 	return blocked

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,6 +115,7 @@ func (c *ClusterCache) Connect(key Key, kubeconfig []byte) (*Cluster, error) {
 		if cl.hash == hash {
 			return cl, nil
 		}
+		c.opts.Log.Info("model cluster kubeconfig changed: replacing its client and cache", "cluster", key.String())
 		cl.stop()
 		delete(c.clusters, key)
 	}
@@ -249,7 +251,7 @@ func (c *ClusterCache) newCluster(key Key, hash string, kubeconfig []byte) (*Clu
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &Cluster{
 		Key: key, Client: cl, Reader: reader, Applier: apply.New(cl, c.opts.Scheme),
-		owner: c, hash: hash, cache: ca, mapper: mapper, probe: boundedHTTP, host: bounded.Host,
+		owner: c, hash: hash, cache: ca, mapper: mapper, probe: boundedHTTP, host: strings.TrimSuffix(bounded.Host, "/"),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), watched: map[schema.GroupVersionKind]bool{},
 	}
 	var wg sync.WaitGroup
@@ -379,9 +381,14 @@ func (cl *Cluster) healthLoop() {
 	for {
 		err := cl.probeOnce()
 		cl.mu.Lock()
-		changed := !cl.probed || cl.healthy != (err == nil)
+		// The first probe is awaited by whoever connected (WaitProbed): only later changes are news.
+		changed := cl.probed && cl.healthy != (err == nil)
+		first := !cl.probed
 		cl.probed, cl.healthy, cl.lastErr = true, err == nil, err
 		cl.mu.Unlock()
+		if first && err != nil {
+			cl.owner.opts.Log.Info("model cluster does not answer", "cluster", cl.Key.String(), "error", err.Error())
+		}
 		if changed {
 			cl.owner.opts.Log.Info("model cluster health changed", "cluster", cl.Key.String(), "healthy", err == nil, "error", errString(err))
 			if cl.owner.opts.PlatformLabels != nil {

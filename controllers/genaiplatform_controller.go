@@ -270,9 +270,18 @@ func toUnstructuredMap(obj client.Object) (map[string]any, error) {
 	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 }
 
-// conditionsOf reads status.conditions of any object.
+// conditionsOf reads status.conditions of any object, and those of each status.ancestors[] entry (how
+// Envoy Gateway's policies and BackendTLSPolicy report, per object they attach to).
 func conditionsOf(u map[string]any) []metav1.Condition {
 	raw, _, _ := unstructured.NestedSlice(u, "status", "conditions")
+	ancestors, _, _ := unstructured.NestedSlice(u, "status", "ancestors")
+	for _, a := range ancestors {
+		if am, ok := a.(map[string]any); ok {
+			if cs, ok := am["conditions"].([]any); ok {
+				raw = append(raw, cs...)
+			}
+		}
+	}
 	out := make([]metav1.Condition, 0, len(raw))
 	for _, c := range raw {
 		m, ok := c.(map[string]any)

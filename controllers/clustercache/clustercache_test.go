@@ -10,8 +10,13 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 )
+
+func schemaGVK() schema.GroupVersionKind {
+	return schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"}
+}
 
 // kubeconfigFor is a kubeconfig pointing at host, with a token user.
 func kubeconfigFor(host, token string) []byte {
@@ -104,5 +109,44 @@ func TestConnectReusesReplacesAndDisconnects(t *testing.T) {
 	}
 	if c.Get(key) != nil || c.Len() != 1 {
 		t.Fatalf("after Disconnect: %d accessors", c.Len())
+	}
+}
+
+// TestSlowClusterIsBounded: a cluster that accepts connections and never answers is reported unhealthy
+// once RequestTimeout has passed; waiting for it never takes much longer than that.
+func TestSlowClusterIsBounded(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	var held []net.Conn
+	go func() {
+		for {
+			conn, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn) // accepted, never answered
+		}
+	}()
+	c := newCache()
+	cl, err := c.Connect(Key{Cluster: "slow"}, kubeconfigFor("https://"+l.Addr().String(), "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(Key{Cluster: "slow"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl.WaitProbed(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the first probe of a silent cluster did not end within 10 s (RequestTimeout is 1 s)")
+	}
+	if ok, err := cl.Health(); ok || err == nil {
+		t.Fatalf("a silent cluster must be unhealthy: ok=%v err=%v", ok, err)
+	}
+	_, err = cl.Served(schemaGVK())
+	if err == nil {
+		t.Fatal("discovery against a silent cluster must fail, not hang")
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -45,6 +46,9 @@ func tokenLimitPolicy(p *platformv1.GenAIPlatform) *egv1a1.BackendTrafficPolicy 
 	for _, l := range p.Spec.Gateway.Limits {
 		rule := egv1a1.RateLimitRule{
 			Limit: egv1a1.RateLimitValue{Requests: uint32(l.Tokens), Unit: limitUnits[l.Per]},
+			// One bucket across every route (and so every model) the policy reaches: without it Envoy
+			// Gateway counts each route rule, i.e. each model, separately.
+			Shared: ptr.To(true),
 			Cost: &egv1a1.RateLimitCost{
 				// Nothing is charged when the request arrives; the response's token count is.
 				Request: &egv1a1.RateLimitCostSpecifier{From: egv1a1.RateLimitCostFromNumber, Number: uint64Ptr(0)},
@@ -104,6 +108,9 @@ func fallbackPolicy(p *platformv1.GenAIPlatform, routes []string) *egv1a1.Backen
 		ObjectMeta: objectMeta(p, retryPolicyName(p), "tier-one"),
 		Spec: egv1a1.BackendTrafficPolicySpec{
 			PolicyTargetReferences: egv1a1.PolicyTargetReferences{TargetRefs: targets},
+			// Merged into the Gateway's policy (the token limits) rather than replacing it for these
+			// routes, which is what a route-level policy does by default.
+			MergeType:       ptr.To(egv1a1.StrategicMerge),
 			ClusterSettings: egv1a1.ClusterSettings{Retry: &egv1a1.Retry{
 				NumRetries:             int32Ptr(3),
 				NumAttemptsPerPriority: int32Ptr(1),

@@ -5,6 +5,7 @@ package status
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -231,7 +232,39 @@ func gatewayCondition(in Input) cond {
 	if c := accepted(in, "Gateway", in.GatewayName, []string{"Accepted", "Programmed"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
 		return c
 	}
+	if c, bad := refusedPolicy(in); bad {
+		return c
+	}
 	return cond{ok: true, reason: ReasonReady, message: "Gateway " + in.GatewayName + " is accepted and programmed"}
+}
+
+// gatewayPolicyKinds are the Envoy Gateway policies at Tier One (client traffic, client auth, token
+// limits, retries). They report per ancestor and only once Envoy Gateway processed them, so a missing
+// status does not hold readiness back; but a policy Envoy Gateway refuses breaks the gateway: a refused
+// rate-limit policy (no Redis backend configured) makes Envoy answer 500 on every route it targets.
+var gatewayPolicyKinds = []string{"ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy"}
+
+// refusedPolicy finds a Tier One policy whose Accepted condition is False for its current generation.
+func refusedPolicy(in Input) (cond, bool) {
+	keys := make([]string, 0, len(in.Children))
+	for k := range in.Children {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kind, name, _ := strings.Cut(k, "/")
+		if !slices.Contains(gatewayPolicyKinds, kind) {
+			continue
+		}
+		ch := in.Children[k]
+		for _, c := range ch.Conditions {
+			stale := c.ObservedGeneration != 0 && ch.Generation != 0 && c.ObservedGeneration < ch.Generation
+			if c.Type == "Accepted" && c.Status == metav1.ConditionFalse && !stale {
+				return cond{reason: ReasonNotAccepted, message: fmt.Sprintf("%s %s is not accepted by Envoy Gateway: %s: %s", kind, name, c.Reason, c.Message)}, true
+			}
+		}
+	}
+	return cond{}, false
 }
 
 // accepted checks that a child reports each wanted condition True for its current generation. A child

@@ -80,6 +80,21 @@ func TestCompute(t *testing.T) {
 			mutate: func(in *Input) {
 				in.Children["Gateway/acme"] = Child{Exists: true, Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "InvalidListener"}}}
 			}},
+		{name: "rate-limit policy refused (no Redis): the gateway is not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted,
+			msgHas: "BackendTrafficPolicy acme-token-limits is not accepted by Envoy Gateway: Invalid: enable Ratelimit in EnvoyGateway config",
+			mutate: func(in *Input) {
+				c := ok()
+				c.Conditions = append(c.Conditions, metav1.Condition{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Invalid", Message: "enable Ratelimit in EnvoyGateway config", ObservedGeneration: 1})
+				in.Children["BackendTrafficPolicy/acme-token-limits"] = c
+			}},
+		{name: "policy without status yet does not hold readiness", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 2,
+			mutate: func(in *Input) { in.Children["SecurityPolicy/acme-client-auth"] = Child{Exists: true, Generation: 1} }},
+		{name: "policy refused at an older generation is not held against the new one", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 2,
+			mutate: func(in *Input) {
+				c := Child{Exists: true, Generation: 2}
+				c.Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Invalid", ObservedGeneration: 1}}
+				in.Children["ClientTrafficPolicy/acme-client"] = c
+			}},
 		{name: "stale generation", ready: metav1.ConditionFalse, reason: ReasonWaitingForGateway, msgHas: "generation 2",
 			mutate: func(in *Input) { c := ok("Accepted", "Programmed"); c.Generation = 2; in.Children["Gateway/acme"] = c }},
 		{name: "no AI gateway controller", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway, msgHas: "Envoy AI Gateway", readyModels: 1,

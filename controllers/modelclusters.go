@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"strings"
 	"crypto/rand"
 	"encoding/base64"
 	"time"
@@ -78,6 +79,12 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			}
 		}
 		f.targets[mc.Name] = t
+		if t.remote != nil {
+			if missing := missingRemoteKinds(r.kinds, t.served); len(missing) > 0 {
+				f.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonCRDNotInstalled, Stalled: true,
+					Message: "the model cluster does not serve " + strings.Join(missing, ", ") + ": install Envoy Gateway and KServe there"}
+			}
+		}
 		tctx, cancel := t.deadline(ctx, r)
 		f.observeCluster(tctx, r, p, mc, t)
 		cancel()
@@ -110,6 +117,17 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		}
 	}
 	return f
+}
+
+// missingRemoteKinds names the model-cluster kinds a remote cluster does not serve.
+func missingRemoteKinds(kinds []childKind, served map[schema.GroupVersionKind]bool) []string {
+	var out []string
+	for _, k := range kinds {
+		if modelClusterKinds[k.gvk.Kind] && !served[k.gvk] {
+			out = append(out, kindName(k.gvk))
+		}
+	}
+	return out
 }
 
 // observeCluster reads one reachable model cluster: whether the operator owns its namespace, its Tier

@@ -57,6 +57,8 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 		{"limit period", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Week}]}", "spec.gateway.limits[0].per"},
 		{"zero tokens", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 0, per: Hour}]}", "spec.gateway.limits[0].tokens"},
 		{"empty client auth", "gateway: {listener: {protocol: HTTP}, clientAuth: {}}", "apiKeys or jwt"},
+		{"api keys and jwt on the same header", "gateway: {listener: {protocol: HTTP}, clientAuth: {apiKeys: {secretRef: {name: k}}, jwt: {issuer: 'https://x', jwksURI: 'https://x/jwks'}}}", "spec.gateway.clientAuth.apiKeys.header must name a header other than Authorization"},
+		{"api keys in Authorization and jwt", "gateway: {listener: {protocol: HTTP}, clientAuth: {apiKeys: {secretRef: {name: k}, header: Authorization}, jwt: {issuer: 'https://x', jwksURI: 'https://x/jwks'}}}", "other than Authorization"},
 		{"jwt without issuer", "gateway: {listener: {protocol: HTTP}, clientAuth: {jwt: {jwksURI: 'https://x/jwks'}}}", "spec.gateway.clientAuth.jwt.issuer"},
 		{"tracing sampling ratio", gw + "observability: {tracing: {otlpEndpoint: 'http://otel:4317', samplingRatio: '2'}}", "spec.observability.tracing.samplingRatio"},
 		{"secret ref without name", gw + "providers: [{name: a, type: OpenAI, credentials: {secretRef: {key: k}}}]", "spec.providers[0].credentials.secretRef.name"},

@@ -174,7 +174,7 @@ type SecretKeyReference struct {
 	Namespace string `json:"namespace,omitempty"`
 
 	// Key in the Secret's data. Empty: the Secret's only key, or the conventional key of the credential
-	// (apiKey, credentials, service_account.json, client-secret, kubeconfig, token).
+	// (apiKey, credentials, service_account.json, client-secret, kubeconfig, HF_TOKEN).
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
@@ -185,6 +185,7 @@ type SecretKeyReference struct {
 // requires both (the client id then comes from the API key).
 //
 // +kubebuilder:validation:XValidation:rule="has(self.apiKeys) || has(self.jwt)",message="spec.gateway.clientAuth needs apiKeys or jwt"
+// +kubebuilder:validation:XValidation:rule="!has(self.apiKeys) || !has(self.jwt) || (has(self.apiKeys.header) && self.apiKeys.header.lowerAscii() != 'authorization')",message="spec.gateway.clientAuth.apiKeys.header must name a header other than Authorization when jwt is also set: both would read the same header"
 type ClientAuthSpec struct {
 	// APIKeys authenticates clients by API key: each data key of the Secret is a client id, its value that
 	// client's key.

@@ -60,7 +60,7 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 	f := clusterFacts{
 		keys: map[string]render.ClusterKey{}, addresses: map[string]string{}, ownNamespaces: map[string]bool{},
 		placements: map[string]status.Placement{}, placementReady: map[string]bool{}, tierTwo: map[string]status.Child{},
-		modelTokens: map[string][]byte{}, modelProblems: map[string]status.Problem{}, clusterProbs: map[string]status.Problem{},
+		clusterProbs: map[string]status.Problem{},
 		targets: map[string]*clusterTarget{}, unreachable: map[string]bool{},
 	}
 	for i := range p.Spec.ModelClusters {
@@ -90,17 +90,11 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		cancel()
 	}
 
+	f.modelTokens, f.modelProblems = r.modelTokens(ctx, p)
 	for i := range p.Spec.Models {
 		m := &p.Spec.Models[i]
 		if m.SelfHosted == nil {
 			continue
-		}
-		if ref := m.SelfHosted.CredentialsSecretRef; ref != nil {
-			if v, prob := r.readSecretKey(ctx, p, *ref, render.KeyHFToken); prob != nil {
-				f.modelProblems[m.Name] = *prob
-			} else {
-				f.modelTokens[m.Name] = v
-			}
 		}
 		for _, pl := range m.SelfHosted.Placements {
 			key := render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)

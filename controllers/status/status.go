@@ -355,8 +355,11 @@ func modelStatuses(in Input, providers []platformv1.ProviderStatus, clusters []p
 		if c.ok {
 			ready++
 		} else if overall.ok {
-			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message}
+			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message, stalled: c.stalled}
 		}
+		// A model only a human can fix (its download Secret missing) stalls the platform, as the same
+		// problem on a provider does.
+		overall.stalled = overall.stalled || (!c.ok && c.stalled)
 		out = append(out, platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: routes})
 	}
 	if overall.ok {

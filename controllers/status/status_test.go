@@ -104,6 +104,10 @@ func TestCompute(t *testing.T) {
 				in.ProviderProblems = map[string]Problem{"openai": {Reason: ReasonSecretNotFound, Message: "Secret ai/x not found", Stalled: true}}
 				in.Routes = map[string][]string{"claude": {"provider:anthropic"}}
 			}},
+		{name: "a model's download Secret missing stalls", ready: metav1.ConditionFalse, reason: ReasonSecretNotFound, msgHas: "model gpt", readyModels: 1, stalled: true,
+			mutate: func(in *Input) {
+				in.ModelProblems = map[string]Problem{"gpt": {Reason: ReasonSecretNotFound, Message: "Secret ai/hf not found", Stalled: true}}
+			}},
 		{name: "missing CRD", ready: metav1.ConditionFalse, reason: ReasonCRDNotInstalled, msgHas: "AIServiceBackend", stalled: true,
 			mutate: func(in *Input) { in.MissingKinds = []string{"AIServiceBackend (aigateway.envoyproxy.io/v1beta1)"} }},
 		{name: "apply error", ready: metav1.ConditionFalse, reason: ReasonApplyFailed, msgHas: "boom", readyModels: 2,

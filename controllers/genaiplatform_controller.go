@@ -142,7 +142,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			local = append(local, desired.ModelClusters[mc.Name]...)
 		}
 	}
-	applyErr := r.deploy(ctx, p, local, served)
+	applyErr := r.deploy(ctx, p, r.applier, served, local)
 	for _, mc := range p.Spec.ModelClusters {
 		if t := clusters.targets[mc.Name]; t != nil && t.remote != nil {
 			if err := r.deployRemote(ctx, p, t, desired.ModelClusters[mc.Name]); err != nil {
@@ -191,9 +191,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{}, applyErr
 }
 
-// deploy applies every desired object whose kind is served, then prunes the platform's labelled
-// objects that are no longer desired. One failing object does not stop the others.
-func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, desired []client.Object, served map[schema.GroupVersionKind]bool) error {
+// deploy applies, with one cluster's applier, every desired object whose kind that cluster serves, then
+// prunes the platform's labelled objects there that are no longer desired. One failing object does not
+// stop the others.
+func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, desired []client.Object) error {
 	var errs []error
 	keep := map[string]bool{}
 	for _, obj := range desired {
@@ -205,11 +206,11 @@ func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenA
 		if !served[gvk] {
 			continue
 		}
-		if _, err := r.applier.Apply(ctx, obj); err != nil {
+		if _, err := a.Apply(ctx, obj); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := r.pruneIn(ctx, p, r.applier, served, keep); err != nil {
+	if err := r.pruneIn(ctx, p, a, served, keep); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -1,10 +1,8 @@
 package controllers_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -13,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -21,6 +18,7 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
 // argoCDManager is the field manager Argo CD applies with when ServerSideApply=true.
@@ -119,17 +117,12 @@ func TestGitOpsReapplyIsNoOp(t *testing.T) {
 // readManifests reads the objects of a YAML file, placed in namespace ns (Namespaces skipped).
 func readManifests(t *testing.T, file, ns string) []*unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	objs, err := testenv.ReadObjects(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []*unstructured.Unstructured
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
+	for _, u := range objs {
 		if u.GetKind() == "" || u.GetKind() == "Namespace" {
 			continue
 		}

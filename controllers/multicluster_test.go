@@ -2,7 +2,6 @@ package controllers_test
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -22,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -75,19 +74,11 @@ func startModelCluster(t *testing.T, name string) *modelClusterEnv {
 func (m *modelClusterEnv) applyFiles(t *testing.T, files ...string) {
 	t.Helper()
 	for _, f := range files {
-		b, err := os.ReadFile(filepath.Join(testenv.ProjectRoot(), "config", "rbac", "model-cluster", f))
+		objs, err := testenv.ReadObjects(filepath.Join(testenv.ProjectRoot(), "config", "rbac", "model-cluster", f))
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewYAMLOrJSONDecoder(bufio.NewReader(bytes.NewReader(b)), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err != nil {
-				break
-			}
-			if len(u.Object) == 0 {
-				continue
-			}
+		for _, u := range objs {
 			if err := m.admin.Apply(testCtx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("cluster-admin"), client.ForceOwnership); err != nil {
 				t.Fatalf("%s: applying %s: %v", m.name, f, err)
 			}
@@ -489,6 +480,10 @@ func TestDeletionWaitsForUnreachableCluster(t *testing.T) {
 		err := far.admin.Get(testCtx, client.ObjectKey{Name: "inferenceservices.serving.kserve.io"}, &apiextensionsv1.CustomResourceDefinition{})
 		if !apierrors.IsNotFound(err) {
 			return fmt.Errorf("CRD still there: %v", err)
+		}
+		// Gone from discovery too, as a cluster without KServe would be.
+		if _, err := discovery.NewDiscoveryClientForConfigOrDie(far.cfg).ServerResourcesForGroupVersion("serving.kserve.io/v1beta1"); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("serving.kserve.io/v1beta1 still discovered: %v", err)
 		}
 		return nil
 	})

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -90,30 +89,11 @@ func (r *GenAIPlatformReconciler) lastAddress(p *platformv1.GenAIPlatform, clust
 	return r.addresses[accessorKey(p, cluster)]
 }
 
-// deployRemote applies one remote model cluster's objects and prunes the platform's labelled objects
-// there that are no longer desired, within the cluster's deadline.
+// deployRemote deploys one remote model cluster's objects within the cluster's deadline.
 func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv1.GenAIPlatform, t *clusterTarget, desired []client.Object) error {
 	ctx, cancel := t.deadline(ctx, r)
 	defer cancel()
-	var errs []error
-	keep := map[string]bool{}
-	for _, obj := range desired {
-		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
-		if err != nil {
-			return err
-		}
-		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
-		if !t.served[gvk] {
-			continue
-		}
-		if _, err := t.applier.Apply(ctx, obj); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := r.pruneIn(ctx, p, t.applier, t.served, keep); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return r.deploy(ctx, p, t.applier, t.served, desired)
 }
 
 // pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.

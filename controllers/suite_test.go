@@ -1,7 +1,6 @@
 package controllers_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -30,10 +29,10 @@ import (
 // The suite runs one real kube-apiserver + etcd with every upstream CRD installed, and one operator
 // (the real manager, cache options and controller) against it. Each test works in its own namespace.
 var (
-	k8s        client.Client // the test's own client: its writes are not counted
-	metricsURL string        // the operator's metrics endpoint
-	writes     writeCounter  // every write the operator sends
-	logs       syncBuffer    // everything the operator logs
+	k8s        client.Client      // the test's own client: its writes are not counted
+	metricsURL string             // the operator's metrics endpoint
+	writes     writeCounter       // every write the operator sends
+	logs       testenv.SyncBuffer // everything the operator logs
 	testCtx    context.Context
 )
 
@@ -137,39 +136,6 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.next.RoundTrip(r)
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
-// eventually retries check until it returns nil or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var err error
-	for {
-		if err = check(); err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %v", timeout, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // newNamespace creates a namespace for one test.
 func newNamespace(t *testing.T) string {
 	t.Helper()
@@ -189,4 +155,9 @@ func freeAddress() (string, error) {
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
+}
+
+func eventually(t *testing.T, timeout time.Duration, check func() error) {
+	t.Helper()
+	testenv.Eventually(t, timeout, check)
 }

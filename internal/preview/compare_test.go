@@ -1,15 +1,12 @@
 package preview_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -84,7 +80,7 @@ func TestRenderMatchesController(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctrl.SetLogger(zap.New(zap.WriteTo(&logs)))
 	mgr, err := manager.New(cfg, manager.Config{MetricsAddr: "0", ProbeAddr: "0"})
 	if err != nil {
@@ -126,7 +122,7 @@ func TestRenderMatchesController(t *testing.T) {
 
 	// Play KServe and Envoy Gateway: every InferenceService Ready, every Tier Two Gateway addressed as the
 	// preview assumes.
-	eventually(t, 60*time.Second, func() error {
+	testenv.Eventually(t, 60*time.Second, func() error {
 		isvcs := listManaged(t, k8s, schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"})
 		if len(isvcs) < 3 {
 			return fmt.Errorf("%d InferenceServices so far", len(isvcs))
@@ -143,7 +139,7 @@ func TestRenderMatchesController(t *testing.T) {
 	if err := k8s.Get(ctx, types.NamespacedName{Namespace: "ai-platform", Name: "gpu"}, &gpu); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		gw := &unstructured.Unstructured{}
 		gw.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"})
 		gw.SetNamespace("genai-models")
@@ -158,7 +154,7 @@ func TestRenderMatchesController(t *testing.T) {
 		want[keyOf(o)] = o
 	}
 	live := map[string]*unstructured.Unstructured{}
-	eventually(t, 60*time.Second, func() error {
+	testenv.Eventually(t, 60*time.Second, func() error {
 		for _, key := range platforms {
 			var p platformv1.GenAIPlatform
 			if err := k8s.Get(ctx, key, &p); err != nil {
@@ -189,7 +185,7 @@ func TestRenderMatchesController(t *testing.T) {
 		uids[key.Name] = p.UID
 	}
 	// Each object, field for field (the controller may still be settling the status-driven fields).
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		var diffs []string
 		for _, key := range sortedKeys(want) {
 			if d := objectDiff(ctx, t, k8s, want[key], uids); d != "" {
@@ -325,22 +321,11 @@ func listManaged(t testing.TB, c client.Client, gvk schema.GroupVersionKind) []*
 
 func readObjects(t testing.TB, file string) []*unstructured.Unstructured {
 	t.Helper()
-	b, err := os.ReadFile(file)
+	objs, err := testenv.ReadObjects(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*unstructured.Unstructured
-	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			break
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
-	return out
+	return objs
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -358,37 +343,4 @@ func clone(m map[string]*unstructured.Unstructured) map[string]*unstructured.Uns
 		out[k] = v
 	}
 	return out
-}
-
-func eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %v", timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// syncBuffer collects the operator's log, shown when the test fails.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -49,7 +49,7 @@ import (
 // endpoint must serve only authorized scrapers over HTTPS.
 func TestInstallOnAPIServer(t *testing.T) {
 	objs := build(t)
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	logger := zap.New(zap.WriteTo(&logs), zap.UseDevMode(true))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger) // client-go's reflectors report refused lists and watches through klog
@@ -91,7 +91,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 	applyAll(t, admin, namespaces)
 	applyAll(t, admin, crds)
 	for _, c := range crds {
-		eventually(t, 30*time.Second, func() error {
+		testenv.Eventually(t, 30*time.Second, func() error {
 			var crd apiextensionsv1.CustomResourceDefinition
 			if err := admin.Get(ctx, types.NamespacedName{Name: c.GetName()}, &crd); err != nil {
 				return err
@@ -151,7 +151,7 @@ func podSecurity(t *testing.T, admin client.Client, dep *appsv1.Deployment) {
 
 // runAsInstalled runs the operator's manager (internal/manager, as main.go builds it) with the
 // Deployment's flags, impersonating the installed service account, on the samples.
-func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *appsv1.Deployment, logs *syncBuffer) {
+func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *appsv1.Deployment, logs *testenv.SyncBuffer) {
 	var mc manager.Config
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	mc.BindFlags(fs)
@@ -190,7 +190,7 @@ func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *ap
 	}()
 
 	// Leader election: the Lease in the operator's namespace, held.
-	eventually(t, 30*time.Second, func() error {
+	testenv.Eventually(t, 30*time.Second, func() error {
 		var lease coordinationv1.Lease
 		if err := admin.Get(ctx, types.NamespacedName{Namespace: systemNamespace, Name: manager.LeaderElectionID}, &lease); err != nil {
 			return err
@@ -203,7 +203,7 @@ func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *ap
 
 	// Probes.
 	for _, path := range []string{"/healthz", "/readyz"} {
-		eventually(t, 10*time.Second, func() error {
+		testenv.Eventually(t, 10*time.Second, func() error {
 			resp, err := http.Get("http://" + mc.ProbeAddr + path)
 			if err != nil {
 				return err
@@ -231,7 +231,7 @@ func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *ap
 		t.Fatalf("samples hold %d platforms", len(platforms))
 	}
 	for _, key := range platforms {
-		eventually(t, 60*time.Second, func() error {
+		testenv.Eventually(t, 60*time.Second, func() error {
 			var p platformv1.GenAIPlatform
 			if err := admin.Get(ctx, key, &p); err != nil {
 				return err
@@ -267,7 +267,7 @@ func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *ap
 		if err := admin.Delete(ctx, p); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 60*time.Second, func() error {
+		testenv.Eventually(t, 60*time.Second, func() error {
 			err := admin.Get(ctx, key, &platformv1.GenAIPlatform{})
 			if apierrors.IsNotFound(err) {
 				return nil
@@ -337,7 +337,7 @@ func metrics(t *testing.T, cfg *rest.Config, admin client.Client, addr string) {
 		want        int
 	}{{"no token", "", http.StatusUnauthorized}, {"a token without metrics-reader", nobody, http.StatusForbidden}, {"the scraper's token", scraper, http.StatusOK}} {
 		// RBAC changes reach the authorizer's cache within a second or so.
-		eventually(t, 15*time.Second, func() error {
+		testenv.Eventually(t, 15*time.Second, func() error {
 			code, body, err := get(c.token)
 			if err != nil {
 				return err
@@ -383,21 +383,6 @@ func readYAML(t testing.TB, file string) []*unstructured.Unstructured {
 	return out
 }
 
-func eventually(t testing.TB, timeout time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not true within %s: %v", timeout, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
 func freeAddress(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -406,21 +391,4 @@ func freeAddress(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

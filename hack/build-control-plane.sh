@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the control-plane binaries the tests and the demo run on (kube-apiserver, etcd,
-# kube-controller-manager) from the Go module proxy and caches them in setup-envtest's layout,
-# bin/k8s/<version>-linux-amd64, so envtest finds them offline. Idempotent: a binary already built is
-# kept. Upstream ships these binaries only as downloads this machine cannot reach; building them from
-# the k8s.io/kubernetes module is the one way that works everywhere the Go proxy does.
+# kube-controller-manager; kube-scheduler too for the simulated cluster of hack/build-sim.sh) from the Go
+# module proxy and caches them in setup-envtest's layout, bin/k8s/<version>-linux-amd64, so envtest
+# finds them offline. Idempotent: a binary already built is kept. Upstream ships these binaries only as
+# downloads this machine cannot reach; building them from the k8s.io/kubernetes module is the one way
+# that works everywhere the Go proxy does.
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
@@ -50,10 +51,13 @@ build_etcd() {
 }
 
 for b in $WANT; do
+  [ -x "$DEST/$b" ] && continue
+  start=$(date +%s)
   case "$b" in
     etcd) build_etcd ;;
     kube-apiserver|kube-controller-manager|kube-scheduler) build_kubernetes "$b" ;;
     *) echo "unknown binary $b" >&2; exit 2 ;;
   esac
+  echo ">> $b built in $(( $(date +%s) - start ))s"
 done
 echo "$DEST"

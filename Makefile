@@ -11,7 +11,11 @@ KUSTOMIZE_VERSION ?= v5.8.2
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTAINER_TOOL ?= docker
 IMG ?= genai-platform-operator:dev
-GO_TEST_FLAGS ?= -count=1
+GO_TEST_FLAGS ?= -count=1 -timeout=30m
+# make test ends with make e2e (the simulated cluster); E2E=0 skips it.
+E2E ?= 1
+# make demo runs on the simulated cluster; DEMO_CLUSTER=envtest runs it on a bare control plane instead.
+DEMO_CLUSTER ?= sim
 
 .PHONY: help
 help: ## List the targets.
@@ -44,8 +48,27 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 	ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) K8S_VERSION=$(K8S_VERSION) hack/build-control-plane.sh kube-apiserver etcd kube-controller-manager
 
 .PHONY: test
-test: manifests generate vet control-plane $(KUSTOMIZE) ## Run unit, golden and envtest suites on a real API server.
+test: manifests generate vet control-plane $(KUSTOMIZE) ## Run unit, golden and envtest suites on a real API server, then make e2e (E2E=0 skips it).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+	@if [ "$(E2E)" != 0 ]; then $(MAKE) --no-print-directory e2e; fi
+
+.PHONY: sim-build
+sim-build: ## Build (once) the simulated cluster: control plane + kube-scheduler, kwok, Envoy Gateway, KServe.
+	hack/build-sim.sh
+
+.PHONY: e2e
+e2e: manifests sim-build ## The operator on the simulated cluster (real Envoy Gateway, KServe, scheduler; kwok GPU nodes).
+	go vet -tags e2e ./test/e2e/
+	hack/e2e.sh
+
+.PHONY: sim-up
+sim-up: manifests sim-build ## Run the simulated cluster in the foreground (KUBECONFIG=bin/sim/state/kubeconfig); Ctrl-C stops it.
+	go run ./test/cmd/simcluster up --state $(LOCALBIN)/sim/state
+
+.PHONY: sim-down
+sim-down: ## Stop a simulated cluster left by sim-up, and check that none of its processes is left.
+	go run ./test/cmd/simcluster down --state $(LOCALBIN)/sim/state
+	go run ./test/cmd/simcluster check --state $(LOCALBIN)/sim/state
 
 .PHONY: docs
 docs: manifests ## Regenerate docs/api-reference.md from the CRD (a test fails when it is out of date).
@@ -70,11 +93,11 @@ install: manifests ## Install the GenAIPlatform CRD into the current kubeconfig'
 	kubectl apply --server-side -f config/crd/bases
 
 .PHONY: demo
-demo: manifests generate control-plane ## Start a local control plane, run the operator on it, apply the samples, print status.
-	hack/demo.sh up
+demo: manifests generate $(if $(filter envtest,$(DEMO_CLUSTER)),control-plane,sim-build) ## The simulated cluster + the operator + the samples, status printed; stays up (DEMO_CLUSTER=envtest: bare control plane).
+	DEMO_CLUSTER=$(DEMO_CLUSTER) hack/demo.sh up
 
 .PHONY: demo-down
-demo-down: ## Stop the demo's control plane and operator.
+demo-down: ## Stop the demo: the operator and every process of its cluster.
 	hack/demo.sh down
 
 ##@ Install

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# make e2e: the operator on the simulated GPU cluster (test/sim: real control plane, kwok fake GPU nodes,
+# the real Envoy Gateway and KServe controllers), the samples applied, every check read from the real
+# controllers' statuses (test/e2e). Whatever happens (failure, timeout, Ctrl-C) the cluster is stopped
+# and the run fails if any of its processes is left. Runs are serialized by a lock: two runs in the same
+# checkout would share bin/e2e.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+STATE="${E2E_STATE:-$ROOT/bin/e2e}"
+TIMEOUT="${E2E_TIMEOUT:-30m}"
+mkdir -p "$ROOT/bin"
+
+if [ -z "${E2E_LOCKED:-}" ]; then
+  exec env E2E_LOCKED=1 flock "$ROOT/bin/.e2e.lock" "$0" "$@"
+fi
+
+cd "$ROOT"
+start=$(date +%s)
+go build -o bin/simcluster ./test/cmd/simcluster || exit 1
+go build -o bin/e2e-manager . || exit 1
+echo ">> operator and launcher built in $(( $(date +%s) - start ))s"
+
+cleanup() {
+  bin/simcluster down --state "$STATE" >/dev/null 2>&1
+  if ! bin/simcluster check --state "$STATE"; then
+    echo "!! processes of the simulated cluster were left running" >&2
+    return 1
+  fi
+}
+trap 'cleanup; exit 130' INT TERM
+
+E2E_STATE="$STATE" E2E_MANAGER="$ROOT/bin/e2e-manager" \
+  go test -tags e2e -count=1 -timeout "$TIMEOUT" -v ./test/e2e/
+rc=$?
+cleanup || rc=1
+echo ">> make e2e: exit $rc after $(( $(date +%s) - start ))s (logs of every component: $STATE/logs)"
+exit $rc

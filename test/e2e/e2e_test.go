@@ -394,6 +394,9 @@ func TestSimulatedCluster(t *testing.T) {
 			return notFound(gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, oldISVC)
 		})
 		eventually(t, waitShort, func() error { return tierTwoRoutesResolved(t, platform(t, "gpu")) })
+		for _, pod := range podsOf(t, render.InferenceServiceName(p, "qwen2.5-72b", "l4")) {
+			t.Logf("qwen2.5-72b now runs in pod %s on node %s", pod.Name, pod.Spec.NodeName)
+		}
 		gpu = moved
 	})
 
@@ -447,6 +450,7 @@ func TestSimulatedCluster(t *testing.T) {
 				if !strings.Contains(m.Message, "Insufficient nvidia.com/gpu") {
 					return fmt.Errorf("model too-big: %s: %s; want the scheduler's reason (Insufficient nvidia.com/gpu)", m.Reason, m.Message)
 				}
+				t.Logf("model too-big: ready=%v %s: %s", m.Ready, m.Reason, m.Message)
 				return nil
 			}
 			return fmt.Errorf("no status for model too-big")

@@ -68,6 +68,8 @@ type Cluster struct {
 	cancel  context.CancelFunc
 	bg      sync.WaitGroup
 	started time.Time
+	// watchdog ends the cluster's processes should this process die without Stop.
+	watchdog *os.Process
 	// Timings records how long each start-up step took.
 	Timings []Timing
 }
@@ -216,6 +218,10 @@ func (c *Cluster) Stop() error {
 		c.env = nil
 	}
 	Sweep(c.StateDir, 5*time.Second)
+	if c.watchdog != nil {
+		_ = c.watchdog.Kill()
+		c.watchdog = nil
+	}
 	if left := Processes(c.StateDir); len(left) > 0 {
 		errs = append(errs, fmt.Errorf("processes left running: %v", left))
 	}

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -92,6 +94,9 @@ func (c *Cluster) startControlPlane() error {
 	defer os.Unsetenv(MarkerEnv)
 	c.env = env
 	_, err = env.Start()
+	// envtest starts etcd and kube-apiserver without a parent-death signal: a watchdog ends them (and
+	// anything else of the cluster) should this process die without stopping the cluster.
+	c.startWatchdog()
 	// envtest's temporary directories (etcd data, API server certificates), for Down to remove when this
 	// process could not (killed).
 	var tmp []string
@@ -186,4 +191,34 @@ func (c *Cluster) processesAlive() error {
 		}
 	}
 	return nil
+}
+
+// watchdogScript waits for the process $1 to end, then kills every process whose environment carries the
+// cluster's marker ($2 = the marker's "NAME=value").
+const watchdogScript = `while kill -0 "$1" 2>/dev/null; do sleep 1; done
+for f in /proc/[0-9]*/environ; do
+  if tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF "$2"; then
+    p="${f#/proc/}"; p="${p%/environ}"
+    [ "$p" != "$$" ] && kill -9 "$p" 2>/dev/null
+  fi
+done
+exit 0`
+
+// startWatchdog starts the watchdog, unmarked and in its own process group; Stop ends it.
+func (c *Cluster) startWatchdog() {
+	cmd := exec.Command("/bin/sh", "-c", watchdogScript, "genai-sim-watchdog", strconv.Itoa(os.Getpid()), MarkerEnv+"="+c.StateDir)
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, MarkerEnv+"=") {
+			env = append(env, e)
+		}
+	}
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		c.logf("   no watchdog: %v", err)
+		return
+	}
+	c.watchdog = cmd.Process
+	go func() { _, _ = cmd.Process.Wait() }()
 }

@@ -121,6 +121,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if left := Sweep(opts.StateDir, 5*time.Second); len(left) > 0 {
 		c.logf("   ended %d processes left by a previous run in %s", len(left), opts.StateDir)
 	}
+	removeTempDirs(opts.StateDir)
 	if err := os.RemoveAll(opts.StateDir); err != nil {
 		return nil, err
 	}

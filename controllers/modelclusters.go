@@ -104,9 +104,12 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			}
 			tctx, cancel := t.deadline(ctx, r)
 			var isvc kservev1b1.InferenceService
-			err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, m.Name, pl.NodePool)}, &isvc)
+			err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, render.ModelClusterNamespace(mc), m.Name, pl.NodePool)}, &isvc)
 			cancel()
 			f.placements[key] = placementOf(&isvc, err)
+			if pl := f.placements[key]; pl.Exists && !pl.Ready {
+				f.placements[key] = r.withSchedulingReason(ctx, t, pl, &isvc)
+			}
 			f.placementReady[key] = f.placements[key].Ready
 		}
 	}
@@ -155,6 +158,35 @@ func (f *clusterFacts) observeCluster(ctx context.Context, r *GenAIPlatformRecon
 	f.keys[mc.Name] = key
 	f.rotating = f.rotating || rotating
 }
+
+// withSchedulingReason adds the scheduler's word to a placement that is not Ready: KServe does not pass
+// on why its predictor pods are Pending ("Insufficient nvidia.com/gpu", an untolerated taint), which is
+// what a platform engineer needs to see. Pods are read uncached, in the model namespace only.
+func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *clusterTarget, pl status.Placement, isvc *kservev1b1.InferenceService) status.Placement {
+	reader := t.reader
+	if t.remote == nil {
+		reader = r.APIReader
+	}
+	ctx, cancel := t.deadline(ctx, r)
+	defer cancel()
+	var pods corev1.PodList
+	if err := reader.List(ctx, &pods, client.InNamespace(isvc.Namespace), client.MatchingLabels{kserveISVCLabel: isvc.Name}); err != nil {
+		return pl
+	}
+	for _, pod := range pods.Items {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				pl.Reason = nonEmpty(c.Reason, "Unschedulable")
+				pl.Message = "InferenceService " + isvc.Name + ": pod " + pod.Name + " cannot be scheduled: " + c.Message
+				return pl
+			}
+		}
+	}
+	return pl
+}
+
+// kserveISVCLabel is the label KServe puts on an InferenceService's pods.
+const kserveISVCLabel = "serving.kserve.io/inferenceservice"
 
 // placementOf reads an InferenceService's readiness, with KServe's own reason when it is not Ready.
 func placementOf(isvc *kservev1b1.InferenceService, getErr error) status.Placement {

@@ -305,10 +305,10 @@ models:
 			"addresses": []any{map[string]any{"type": "Hostname", "value": "tier2." + mc.name + ".internal"}},
 		}, "Accepted", "Programmed")
 	}
-	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, "llama", "h100"), true, "", "")
-	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, "qwen", "h100"), true, "", "")
-	setISVCReadyIn(t, west.admin, mns, render.InferenceServiceName(p, "llama", "l4"), true, "", "")
-	setISVCReadyIn(t, west.admin, mns, render.InferenceServiceName(p, "mistral", "l4"), true, "", "")
+	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, mns, "llama", "h100"), true, "", "")
+	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, mns, "qwen", "h100"), true, "", "")
+	setISVCReadyIn(t, west.admin, mns, render.InferenceServiceName(p, mns, "llama", "l4"), true, "", "")
+	setISVCReadyIn(t, west.admin, mns, render.InferenceServiceName(p, mns, "mistral", "l4"), true, "", "")
 	setStatusConditions(t, gvkGatewayClass, "", render.Name("genai", ns, p.Name), nil, "Accepted")
 	setStatusConditions(t, gvkGateway, ns, render.GatewayName(p), map[string]any{
 		"addresses": []any{map[string]any{"type": "IPAddress", "value": "10.0.0.1"}},
@@ -320,9 +320,16 @@ models:
 		setStatusConditions(t, gvkBSP, ns, link, nil, "Accepted")
 	}
 	acceptRoute := func() { setStatusConditions(t, gvkRoute, ns, render.RouteName(p, 0), nil, "Accepted") }
+	eastLink, westLink := render.ClusterBackendName(p, "east")+"/1/0", render.ClusterBackendName(p, "west")+"/1/0"
+	// The route settles once every placement is Ready; only then does the AI Gateway "accept" it.
+	eventually(t, 20*time.Second, func() error {
+		if b := ruleBackends(t, p, "llama"); !reflect.DeepEqual(b, sorted(eastLink, westLink)) {
+			return fmt.Errorf("llama's Tier One backends: %v", b)
+		}
+		return nil
+	})
 	acceptRoute()
 	got := waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionTrue, status.ReasonReady)
-	eastLink, westLink := render.ClusterBackendName(p, "east")+"/1/0", render.ClusterBackendName(p, "west")+"/1/0"
 	if b := ruleBackends(t, p, "llama"); !reflect.DeepEqual(b, sorted(eastLink, westLink)) {
 		t.Errorf("llama's Tier One backends: %v", b)
 	}
@@ -331,14 +338,14 @@ models:
 	}
 
 	// A remote status change reaches the platform through the model cluster's watch.
-	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, "qwen", "h100"), false, "MinimumReplicasUnavailable", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu")
+	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, mns, "qwen", "h100"), false, "MinimumReplicasUnavailable", "0/1 nodes are available: 1 Insufficient nvidia.com/gpu")
 	eventually(t, 10*time.Second, func() error {
 		if ms := modelStatus(getPlatform(t, p), "qwen"); ms == nil || ms.Ready || !strings.Contains(ms.Message, "Insufficient nvidia.com/gpu") {
 			return fmt.Errorf("qwen: %+v", ms)
 		}
 		return nil
 	})
-	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, "qwen", "h100"), true, "", "")
+	setISVCReadyIn(t, east.admin, mns, render.InferenceServiceName(p, mns, "qwen", "h100"), true, "", "")
 
 	t.Run("an unreachable cluster stops being routed to, and comes back", func(t *testing.T) {
 		west.stop(t)
@@ -407,7 +414,7 @@ models:
 			cur.Spec.Models[1].SelfHosted.Placements = append(cur.Spec.Models[1].SelfHosted.Placements, platformv1.Placement{Cluster: "east", NodePool: "a100"})
 		})
 		eventually(t, 30*time.Second, func() error {
-			return east.admin.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.InferenceServiceName(p, "qwen", "a100")}, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"}})
+			return east.admin.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.InferenceServiceName(p, mns, "qwen", "a100")}, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService"}})
 		})
 	})
 

@@ -60,7 +60,7 @@ func TestSelfHostedSampleConverges(t *testing.T) {
 
 	// Field-level check of the InferenceServices against the sample's placements and node pools.
 	const mns = "genai-models"
-	llamaL4 := getISVC(t, mns, render.InferenceServiceName(p, "meta-llama/Llama-3.1-8B-Instruct", "l4"))
+	llamaL4 := getISVC(t, mns, render.InferenceServiceName(p, mns, "meta-llama/Llama-3.1-8B-Instruct", "l4"))
 	pr := llamaL4.Spec.Predictor
 	if pr.MinReplicas == nil || *pr.MinReplicas != 1 || pr.MaxReplicas != 4 {
 		t.Errorf("l4 replicas: min %v max %d", pr.MinReplicas, pr.MaxReplicas)
@@ -95,7 +95,7 @@ func TestSelfHostedSampleConverges(t *testing.T) {
 	}
 	waitSecretValue(t, client.ObjectKey{Namespace: mns, Name: secretName}, render.KeyHFToken, "hf_demo_placeholder")
 
-	qwen := getISVC(t, mns, render.InferenceServiceName(p, "qwen2.5-72b", "h100"))
+	qwen := getISVC(t, mns, render.InferenceServiceName(p, mns, "qwen2.5-72b", "h100"))
 	checkGPUs(t, qwen, "nvidia.com/gpu", "4")
 	if !reflect.DeepEqual(qwen.Spec.Predictor.NodeSelector, map[string]string{"gpu": "h100"}) || qwen.Spec.Predictor.MaxReplicas != 2 {
 		t.Errorf("qwen predictor: %+v", qwen.Spec.Predictor)
@@ -275,8 +275,8 @@ models:
 `)
 	provider := render.ProviderBackendName(p, "openai") + "/1/1"
 	cluster := render.ClusterBackendName(p, "east")
-	isvcA, isvcB := render.InferenceServiceName(p, "llama", "a"), render.InferenceServiceName(p, "llama", "b")
-	isvcSolo := render.InferenceServiceName(p, "solo", "b")
+	isvcA, isvcB := render.InferenceServiceName(p, mns, "llama", "a"), render.InferenceServiceName(p, mns, "llama", "b")
+	isvcSolo := render.InferenceServiceName(p, mns, "solo", "b")
 
 	// Nothing Ready: llama goes to its provider only; solo keeps its rule, to its only placement.
 	eventually(t, 20*time.Second, func() error {
@@ -552,7 +552,7 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 	}
 	got = waitCondition(t, p, platformv1.ConditionModelsReady, metav1.ConditionFalse, status.ReasonNoPlacementReady)
 
-	setISVCReady(t, mns, render.InferenceServiceName(p, "m", "a"), true, "", "")
+	setISVCReady(t, mns, render.InferenceServiceName(p, mns, "m", "a"), true, "", "")
 	setStatusConditions(t, gvkRoute, ns, render.RouteName(p, 0), nil, "Accepted")
 	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionTrue, status.ReasonReady)
 	if ms := modelStatus(got, "m"); ms == nil || !ms.Ready || !reflect.DeepEqual(ms.Routes, []string{"cluster:east/a"}) {

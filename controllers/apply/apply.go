@@ -18,6 +18,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -124,6 +125,12 @@ func (a *Applier) Prune(ctx context.Context, list client.ObjectList, selector cl
 			return deleted, err
 		}
 		if keep[Key(gvk, obj.GetNamespace(), obj.GetName())] || obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		// Another controller's object that inherited the operator's labels (KServe copies an
+		// InferenceService's labels onto the HTTPRoutes, Services and Deployments it makes) is not the
+		// operator's to delete; its controller owns its life.
+		if owner := metav1.GetControllerOf(obj); owner != nil && owner.Kind != "GenAIPlatform" {
 			continue
 		}
 		if err := a.Delete(ctx, obj); err != nil {

@@ -23,22 +23,30 @@ const (
 
 	// maxInferenceServiceName leaves room for the "-predictor" suffix of KServe's Service names.
 	maxInferenceServiceName = 47
+
+	// maxPredictorHostLabel bounds KServe's predictor host name's first label,
+	// "<isvc>-predictor-<namespace>", a DNS label (KServe refuses the InferenceService otherwise).
+	maxPredictorHostLabel = 63
 )
 
-// InferenceServiceName names the InferenceService of a placement: the model's name made a DNS-1035 label
-// (shortened if need be), the node pool, and a short hash of the platform and the exact model name (model
-// namespaces may be shared by platforms; two model names may look alike once sanitized).
-func InferenceServiceName(p *platformv1.GenAIPlatform, model, nodePool string) string {
+// InferenceServiceName names the InferenceService of a placement in namespace: the model's name made a
+// DNS-1035 label (shortened if need be), the node pool, and a short hash of the platform and the exact
+// model name (model namespaces may be shared by platforms; two model names may look alike once sanitized).
+// It is short enough for KServe's Service name (<name>-predictor) and for its predictor host name, whose
+// first label is <name>-predictor-<namespace>.
+func InferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, nodePool string) string {
+	// A namespace too long for any host label still gets a usable name (KServe then reports the host).
+	limit := max(16, min(maxInferenceServiceName, maxPredictorHostLabel-len("-predictor-")-len(namespace)))
 	suffix := "-" + nodePool + "-" + shortHash(p.Namespace+"/"+p.Name+"/"+model)
 	head := sanitize(model)
 	if head == "" || head[0] < 'a' || head[0] > 'z' {
 		head = "m-" + head
 	}
-	if room := maxInferenceServiceName - len(suffix); len(head) > room {
+	if room := limit - len(suffix); len(head) > room {
 		head = strings.TrimRight(head[:max(room, 1)], "-")
 	}
 	// A very long node pool name still yields a valid name.
-	return NameMax(maxInferenceServiceName, head+suffix)
+	return NameMax(limit, head+suffix)
 }
 
 // PredictorServiceName is the Service KServe creates for an InferenceService in raw deployment mode.
@@ -65,7 +73,7 @@ func modelSecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, m
 func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, pool *platformv1.NodePoolSpec,
 	m *platformv1.ModelSpec, pl *platformv1.Placement, hasToken bool) *kservev1b1.InferenceService {
 	sh := m.SelfHosted
-	meta := tierTwoMeta(p, mc, InferenceServiceName(p, m.Name, pl.NodePool), "model")
+	meta := tierTwoMeta(p, mc, InferenceServiceName(p, ModelClusterNamespace(mc), m.Name, pl.NodePool), "model")
 	meta.Annotations = map[string]string{AnnotationDeploymentMode: deploymentModeStandard}
 
 	minReplicas := pl.MinReplicas

@@ -78,40 +78,36 @@ type Output struct {
 
 // ClusterObjects names Tier One's link objects of a model cluster whose acceptance makes the link ready.
 func (o Output) ClusterObjects(cluster string) []string {
-	var keys []string
-	for _, obj := range o.TierOne {
-		if obj.GetLabels()[LabelModelCluster] != cluster {
-			continue
-		}
-		switch obj.(type) {
-		case *aigv1b1.AIServiceBackend:
-			keys = append(keys, "AIServiceBackend/"+obj.GetName())
-		case *aigv1b1.BackendSecurityPolicy:
-			keys = append(keys, "BackendSecurityPolicy/"+obj.GetName())
-		case *egv1a1.Backend:
-			keys = append(keys, "Backend/"+obj.GetName())
-		}
-	}
-	return keys
+	return o.readinessKeys(func(obj client.Object) bool { return obj.GetLabels()[LabelModelCluster] == cluster })
 }
 
 // ProviderObjects names the children whose acceptance makes a provider ready, as status.ChildKey does.
 func (o Output) ProviderObjects(provider string) []string {
-	var keys []string
+	return o.readinessKeys(func(obj client.Object) bool {
+		return obj.GetLabels()[platformv1.LabelComponent] == "provider" && obj.GetName() == o.providerBackend[provider]
+	})
+}
+
+// readinessKeys lists the AIServiceBackend, BackendSecurityPolicy and Backend among the selected Tier One
+// objects, in the order status checks them: Envoy Gateway only processes a Backend once a route refers
+// to it, and those routes come from Envoy AI Gateway, so a missing AI Gateway controller must be named
+// first, not reported as Envoy Gateway's silence about the Backend.
+func (o Output) readinessKeys(selected func(client.Object) bool) []string {
+	var aiGateway, backends []string
 	for _, obj := range o.TierOne {
-		if obj.GetLabels()[platformv1.LabelComponent] != "provider" || obj.GetName() != o.providerBackend[provider] {
+		if !selected(obj) {
 			continue
 		}
 		switch obj.(type) {
 		case *aigv1b1.AIServiceBackend:
-			keys = append(keys, "AIServiceBackend/"+obj.GetName())
+			aiGateway = append(aiGateway, "AIServiceBackend/"+obj.GetName())
 		case *aigv1b1.BackendSecurityPolicy:
-			keys = append(keys, "BackendSecurityPolicy/"+obj.GetName())
+			aiGateway = append(aiGateway, "BackendSecurityPolicy/"+obj.GetName())
 		case *egv1a1.Backend:
-			keys = append(keys, "Backend/"+obj.GetName())
+			backends = append(backends, "Backend/"+obj.GetName())
 		}
 	}
-	return keys
+	return append(aiGateway, backends...)
 }
 
 // Render computes the desired state.

@@ -383,7 +383,7 @@ func TestSimulatedCluster(t *testing.T) {
 		setPlacementPool(t, moved, "qwen2.5-72b", "h100", "l4")
 		apply(t, moved)
 		p := platform(t, "gpu")
-		oldISVC := render.InferenceServiceName(p, "qwen2.5-72b", "h100")
+		oldISVC := render.InferenceServiceName(p, modelsNS, "qwen2.5-72b", "h100")
 		eventually(t, waitForControl, func() error {
 			if err := placementsRunning(t, platform(t, "gpu")); err != nil {
 				return err
@@ -394,7 +394,7 @@ func TestSimulatedCluster(t *testing.T) {
 			return notFound(gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, oldISVC)
 		})
 		eventually(t, waitShort, func() error { return tierTwoRoutesResolved(t, platform(t, "gpu")) })
-		for _, pod := range podsOf(t, render.InferenceServiceName(p, "qwen2.5-72b", "l4")) {
+		for _, pod := range podsOf(t, render.InferenceServiceName(p, modelsNS, "qwen2.5-72b", "l4")) {
 			t.Logf("qwen2.5-72b now runs in pod %s on node %s", pod.Name, pod.Spec.NodeName)
 		}
 		gpu = moved
@@ -411,7 +411,7 @@ func TestSimulatedCluster(t *testing.T) {
 		})
 		apply(t, big)
 		p := platform(t, "gpu")
-		isvc := render.InferenceServiceName(p, "too-big", "h100")
+		isvc := render.InferenceServiceName(p, modelsNS, "too-big", "h100")
 		// The scheduler's verdict, on the pod KServe made.
 		eventually(t, waitForControl, func() error {
 			pods := podsOf(t, isvc)
@@ -530,7 +530,7 @@ func placementsRunning(t *testing.T, p *platformv1.GenAIPlatform) error {
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			name := render.InferenceServiceName(p, m.Name, pl.NodePool)
+			name := render.InferenceServiceName(p, modelsNS, m.Name, pl.NodePool)
 			u := get(t, gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, name)
 			if u == nil {
 				return fmt.Errorf("no InferenceService %s (model %s on %s)", name, m.Name, pl.NodePool)
@@ -590,7 +590,7 @@ func tierTwoRoutesResolved(t *testing.T, p *platformv1.GenAIPlatform) error {
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			want[render.PredictorServiceName(render.InferenceServiceName(p, m.Name, pl.NodePool))] = true
+			want[render.PredictorServiceName(render.InferenceServiceName(p, modelsNS, m.Name, pl.NodePool))] = true
 		}
 	}
 	got := map[string]bool{}

@@ -116,7 +116,8 @@ func (c *ClusterCache) Connect(key Key, kubeconfig []byte) (*Cluster, error) {
 			return cl, nil
 		}
 		c.opts.Log.Info("model cluster kubeconfig changed: replacing its client and cache", "cluster", key.String())
-		cl.stop()
+		// Stopping waits for the old informers; the other clusters' callers need not wait with it.
+		go cl.stop()
 		delete(c.clusters, key)
 	}
 	cl, err := c.newCluster(key, hash, kubeconfig)

@@ -8,6 +8,8 @@ ENVTEST_ASSETS ?= $(LOCALBIN)/k8s/$(K8S_VERSION)-linux-amd64
 CONTROLLER_GEN_VERSION ?= v0.23.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE_VERSION ?= v5.8.2
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK ?= $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 CONTAINER_TOOL ?= docker
 IMG ?= genai-platform-operator:dev
@@ -43,21 +45,44 @@ fmt: ## go fmt.
 vet: ## go vet.
 	go vet ./...
 
+.PHONY: lint
+lint: $(STATICCHECK) ## gofmt (no file may need it), go vet (with the e2e build tag too) and staticcheck.
+	@files="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*'))"; \
+	  if [ -n "$$files" ]; then echo "gofmt needed:"; echo "$$files"; exit 1; fi
+	go vet ./...
+	go vet -tags e2e ./test/e2e/
+	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e ./test/e2e/
+
+$(STATICCHECK):
+	mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(LOCALBIN)/staticcheck $(STATICCHECK)
+
 .PHONY: control-plane
 control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controller-manager for tests and the demo.
 	ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) K8S_VERSION=$(K8S_VERSION) hack/build-control-plane.sh kube-apiserver etcd kube-controller-manager
 
 .PHONY: test
-test: manifests generate vet control-plane $(KUSTOMIZE) ## Run unit, golden and envtest suites on a real API server, then make e2e (E2E=0 skips it).
+test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, then make e2e (E2E=0 skips it).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	@if [ "$(E2E)" != 0 ]; then $(MAKE) --no-print-directory e2e; fi
 
 .PHONY: sim-build
-sim-build: ## Build (once) the simulated cluster: control plane + kube-scheduler, kwok, Envoy Gateway, KServe.
+sim-build: ## Build (once) the simulated cluster: control plane + kube-scheduler, kwok, Envoy Gateway, KServe, and Envoy AI Gateway when its source is there (AIGW_SRC).
 	hack/build-sim.sh
+	hack/build-aigw.sh
+
+.PHONY: aigw-build
+aigw-build: ## Build (once) the Envoy AI Gateway controller and external processor from AIGW_SRC (default ../shared/src/envoy-ai-gateway-v1.1.0).
+	hack/build-aigw.sh
+
+.PHONY: conformance
+conformance: control-plane aigw-build ## Requests through the real Envoy AI Gateway, per provider type; UPDATE=1 rewrites the table in docs/providers.md.
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test -count=1 -timeout=20m ./test/conformance/ $(if $(UPDATE),-args -update)
 
 .PHONY: e2e
-e2e: manifests sim-build ## The operator on the simulated cluster (real Envoy Gateway, KServe, scheduler; kwok GPU nodes).
+e2e: manifests sim-build ## The operator on the simulated cluster (real Envoy Gateway, KServe, Envoy AI Gateway, scheduler; kwok GPU nodes).
 	go vet -tags e2e ./test/e2e/
 	hack/e2e.sh
 

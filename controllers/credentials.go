@@ -11,23 +11,17 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
-
-// credentials is what the reconciler learned from the Secrets a platform references.
-type credentials struct {
-	// byProvider is the managed Secret data per provider, in BackendSecurityPolicy's key layout.
-	byProvider map[string]map[string][]byte
-	problems   map[string]status.Problem
-}
 
 // resolveCredentials reads each provider's Secret directly from the API server (the operator's cache
 // holds only Secrets it labels). A provider whose Secret is missing keeps the last good managed copy, if
 // there is one, so that a Secret deleted by mistake does not cut traffic; its status still says what is
 // wrong. Values never leave this function except into the managed Secret's data.
-func (r *GenAIPlatformReconciler) resolveCredentials(ctx context.Context, p *platformv1.GenAIPlatform) credentials {
-	out := credentials{byProvider: map[string]map[string][]byte{}, problems: map[string]status.Problem{}}
+func (r *GenAIPlatformReconciler) resolveCredentials(ctx context.Context, p *platformv1.GenAIPlatform, out *facts.Secrets) {
+	out.Credentials, out.ProviderProblems = map[string]map[string][]byte{}, map[string]facts.Problem{}
 	for i := range p.Spec.Providers {
 		pr := &p.Spec.Providers[i]
 		src := render.ProviderCredentialSource(pr)
@@ -36,31 +30,30 @@ func (r *GenAIPlatformReconciler) resolveCredentials(ctx context.Context, p *pla
 		}
 		value, prob := r.readSecretKey(ctx, p, *src.Ref, src.ManagedKey)
 		if prob == nil {
-			out.byProvider[pr.Name] = map[string][]byte{src.ManagedKey: value}
+			out.Credentials[pr.Name] = map[string][]byte{src.ManagedKey: value}
 			continue
 		}
 		if last := r.lastGoodCredentials(ctx, p, pr.Name, src.ManagedKey); last != nil {
-			out.byProvider[pr.Name] = last
+			out.Credentials[pr.Name] = last
 			prob.Message += "; the gateway keeps using the last good copy of the credentials"
 		}
-		out.problems[pr.Name] = *prob
+		out.ProviderProblems[pr.Name] = *prob
 	}
-	return out
 }
 
 // readSecretKey returns one value of a referenced Secret, or a problem that names the Secret and key
 // (never a value).
-func (r *GenAIPlatformReconciler) readSecretKey(ctx context.Context, p *platformv1.GenAIPlatform, ref platformv1.SecretKeyReference, conventionalKey string) ([]byte, *status.Problem) {
+func (r *GenAIPlatformReconciler) readSecretKey(ctx context.Context, p *platformv1.GenAIPlatform, ref platformv1.SecretKeyReference, conventionalKey string) ([]byte, *facts.Problem) {
 	if prob := checkSecretNamespace(p, ref.Namespace, ref.Name); prob != nil {
 		return nil, prob
 	}
 	var s corev1.Secret
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &status.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
+			return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
 				Message: fmt.Sprintf("Secret %s/%s not found", p.Namespace, ref.Name)}
 		}
-		return nil, &status.Problem{Reason: status.ReasonSecretNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
+		return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
 	}
 	key, ok := render.PickSecretKey(s.Data, ref.Key, conventionalKey)
 	if !ok {
@@ -69,17 +62,17 @@ func (r *GenAIPlatformReconciler) readSecretKey(ctx context.Context, p *platform
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		return nil, &status.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
+		return nil, &facts.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
 			Message: fmt.Sprintf("Secret %s/%s has no non-empty key %q (it has: %s)", p.Namespace, ref.Name, key, strings.Join(keys, ", "))}
 	}
 	return s.Data[key], nil
 }
 
-func checkSecretNamespace(p *platformv1.GenAIPlatform, ns, name string) *status.Problem {
+func checkSecretNamespace(p *platformv1.GenAIPlatform, ns, name string) *facts.Problem {
 	if ns == "" || ns == p.Namespace {
 		return nil
 	}
-	return &status.Problem{Reason: status.ReasonCrossNamespaceSecret, Stalled: true,
+	return &facts.Problem{Reason: status.ReasonCrossNamespaceSecret, Stalled: true,
 		Message: fmt.Sprintf("Secret %s/%s is in another namespace: a GenAIPlatform may reference Secrets in its own namespace (%s) only", ns, name, p.Namespace)}
 }
 
@@ -98,7 +91,7 @@ func (r *GenAIPlatformReconciler) lastGoodCredentials(ctx context.Context, p *pl
 
 // specProblem finds spec errors that admission cannot see because they depend on the platform's own
 // namespace: a reference to a Secret in another namespace where nothing per-provider can contain it.
-func specProblem(p *platformv1.GenAIPlatform) *status.Problem {
+func specProblem(p *platformv1.GenAIPlatform) *facts.Problem {
 	if ref := p.Spec.Gateway.Listener.TLSSecretRef; ref != nil {
 		if prob := checkSecretNamespace(p, ref.Namespace, ref.Name); prob != nil {
 			prob.Message = "spec.gateway.listener.tlsSecretRef: " + prob.Message
@@ -151,7 +144,7 @@ func referencedSecrets(p *platformv1.GenAIPlatform) map[string]bool {
 
 // resolveClientKeys reads the clients' API keys. Client authentication fails closed: a missing or empty
 // Secret leaves the managed copy empty (no key is accepted) and the status says so.
-func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, *status.Problem) {
+func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, *facts.Problem) {
 	ca := p.Spec.Gateway.ClientAuth
 	if ca == nil || ca.APIKeys == nil {
 		return nil, nil
@@ -160,10 +153,10 @@ func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *plat
 	var s corev1.Secret
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
-			return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Stalled: true,
+			return nil, &facts.Problem{Reason: status.ReasonClientKeysNotFound, Stalled: true,
 				Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s not found: no client can authenticate with an API key", p.Namespace, ref.Name) + unkeyedLimits(p)}
 		}
-		return nil, &status.Problem{Reason: status.ReasonClientKeysNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
+		return nil, &facts.Problem{Reason: status.ReasonClientKeysNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
 	}
 	keys := map[string][]byte{}
 	for id, v := range s.Data {
@@ -172,7 +165,7 @@ func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *plat
 		}
 	}
 	if len(keys) == 0 {
-		return keys, &status.Problem{Reason: status.ReasonClientKeysEmpty, Stalled: true,
+		return keys, &facts.Problem{Reason: status.ReasonClientKeysEmpty, Stalled: true,
 			Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s holds no key: no client can authenticate with an API key", p.Namespace, ref.Name) + unkeyedLimits(p)}
 	}
 	return keys, nil

@@ -18,7 +18,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -38,6 +37,8 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -60,7 +61,6 @@ type GenAIPlatformReconciler struct {
 	Clock func() time.Time
 
 	applier  *apply.Applier
-	kinds    []childKind
 	watches  *childWatches
 	clusters *clustercache.ClusterCache
 
@@ -97,7 +97,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	served, missing, err := r.watches.available(r.kinds)
+	served, missing, err := r.watches.available()
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -118,36 +118,33 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		recordMetrics(p, retErr)
 	}()
 
-	in := status.Input{Platform: p, MissingKinds: missing}
-	if prob := specProblem(p); prob != nil {
-		in.Invalid = prob
+	// Observe: every fact render and status need, in one value.
+	f := r.observeSecrets(ctx, p)
+	in := status.Input{Platform: p, Facts: f, Missing: missing}
+	if f.Invalid != nil {
 		p.Status = status.Compute(in)
 		return ctrl.Result{}, nil
 	}
+	targets := r.observeModelClusters(ctx, p, served, &f)
 
-	creds := r.resolveCredentials(ctx, p)
-	clientKeys, clientKeysProblem := r.resolveClientKeys(ctx, p)
-	clusters := r.observeModelClusters(ctx, p, served)
-	desired := render.Render(render.Input{
-		Platform: p, Credentials: creds.byProvider, ModelTokens: clusters.modelTokens, ClusterKeys: clusters.keys,
-		TierTwoAddresses: clusters.addresses, PlacementReady: clusters.placementReady, OwnNamespaces: clusters.ownNamespaces,
-		ClientKeys: clientKeys, Unreachable: clusters.unreachable,
-	})
-	// Every model cluster without a kubeconfig is this cluster: its objects are applied and pruned
-	// together with Tier One's, under the same labels. Each remote cluster that answers is deployed on
-	// its own, so that one failing cluster never holds back the others; one that does not answer is
-	// left as it is until it does.
-	local := append([]client.Object(nil), desired.TierOne...)
+	// Render, then apply. Every model cluster without a kubeconfig is this cluster: its objects are
+	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
+	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
+	// does not answer is left as it is until it does.
+	desired := render.Render(render.Input{Platform: p, Facts: f})
+	local := desired.In("")
 	for _, mc := range p.Spec.ModelClusters {
 		if mc.KubeconfigSecretRef == nil {
-			local = append(local, desired.ModelClusters[mc.Name]...)
+			local = append(local, desired.In(mc.Name)...)
 		}
 	}
 	applyErr := r.deploy(ctx, p, r.applier, served, local)
 	for _, mc := range p.Spec.ModelClusters {
-		if t := clusters.targets[mc.Name]; t != nil && t.remote != nil {
-			if err := r.deployRemote(ctx, p, t, desired.ModelClusters[mc.Name]); err != nil {
-				clusters.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
+		if t := targets[mc.Name]; t != nil && t.remote != nil {
+			if err := r.deployRemote(ctx, p, t, desired.In(mc.Name)); err != nil {
+				cf := f.Cluster(mc.Name)
+				cf.Problem = &facts.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
+				f.SetCluster(mc.Name, cf)
 				applyErr = errors.Join(applyErr, fmt.Errorf("model cluster %s: %w", mc.Name, err))
 			}
 		}
@@ -156,40 +153,42 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		applyErr = errors.Join(applyErr, err)
 	}
 
-	in.ProviderProblems = creds.problems
-	in.GatewayProblem = clientKeysProblem
-	in.ApplyError = applyErr
-	in.Routes = desired.Routes
-	in.RouteOfModel = desired.RouteOfModel
-	in.GatewayClassName = desired.GatewayClassName
-	in.GatewayName = render.GatewayName(p)
-	in.ProviderObjects = desired.ProviderObjects
-	in.ClusterObjects = desired.ClusterObjects
-	in.ClusterProblems = clusters.clusterProbs
-	in.TierTwoGateways = clusters.tierTwo
-	in.Placements = clusters.placements
-	in.ModelProblems = clusters.modelProblems
-	in.ClusterAddress = func(name string) string {
-		if mc := modelCluster(p, name); mc != nil && mc.Address != nil {
-			return mc.Address.Hostname
-		}
-		return clusters.addresses[name]
-	}
-	in.Children, in.GatewayAddresses = r.observeChildren(ctx, desired.TierOne, served)
+	// Status, from every child as its own controller reports it.
+	in.Facts, in.Desired, in.ApplyError = f, desired, applyErr
+	in.Observed = r.observeChildren(ctx, desired, targets, served)
 	p.Status = status.Compute(in)
 	if applyErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
-	if clusters.rotating {
+	switch {
+	case rotating(f):
 		return ctrl.Result{RequeueAfter: time.Second}, applyErr
-	}
-	if len(clusters.unreachable) > 0 {
+	case unreachable(f):
 		return ctrl.Result{RequeueAfter: requeueForUnreachable}, applyErr
-	}
-	if len(missing) > 0 {
+	case len(missing) > 0:
 		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
 	}
 	return ctrl.Result{}, applyErr
+}
+
+// rotating says whether a key rotation step is under way in some model cluster.
+func rotating(f facts.Facts) bool {
+	for _, c := range f.Clusters {
+		if c.Rotating {
+			return true
+		}
+	}
+	return false
+}
+
+// unreachable says whether some model cluster does not answer.
+func unreachable(f facts.Facts) bool {
+	for _, c := range f.Clusters {
+		if c.Unreachable {
+			return true
+		}
+	}
+	return false
 }
 
 // deploy applies, with one cluster's applier, every desired object whose kind that cluster serves, then
@@ -233,67 +232,30 @@ func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.Ge
 	return ctrl.Result{}, r.removeFinalizer(ctx, p)
 }
 
-// observeChildren reads the desired children back from the cache: their generation and conditions,
-// and the Tier One Gateway's addresses.
-func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired []client.Object, served map[schema.GroupVersionKind]bool) (map[string]status.Child, []string) {
-	children := map[string]status.Child{}
-	var addresses []string
-	for _, obj := range desired {
-		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
-		if err != nil || !served[gvk] {
-			continue
-		}
-		live := obj.DeepCopyObject().(client.Object)
-		key := status.ChildKey(gvk.Kind, obj.GetName())
-		if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
-			children[key] = status.Child{}
-			continue
-		}
-		u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
-		if err != nil {
-			continue
-		}
-		children[key] = status.Child{Exists: true, Generation: live.GetGeneration(), Conditions: conditionsOf(u)}
-		if gvk.Kind == "Gateway" {
-			addrs, _, _ := unstructured.NestedSlice(u, "status", "addresses")
-			for _, a := range addrs {
-				if m, ok := a.(map[string]any); ok {
-					if v, ok := m["value"].(string); ok && v != "" {
-						addresses = append(addresses, v)
-					}
-				}
-			}
-		}
-	}
-	return children, addresses
-}
-
-func toUnstructuredMap(obj client.Object) (map[string]any, error) {
-	return runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-}
-
-// conditionsOf reads status.conditions of any object, and those of each status.ancestors[] entry (how
-// Envoy Gateway's policies and BackendTLSPolicy report, per object they attach to).
-func conditionsOf(u map[string]any) []metav1.Condition {
-	raw, _, _ := unstructured.NestedSlice(u, "status", "conditions")
-	ancestors, _, _ := unstructured.NestedSlice(u, "status", "ancestors")
-	for _, a := range ancestors {
-		if am, ok := a.(map[string]any); ok {
-			if cs, ok := am["conditions"].([]any); ok {
-				raw = append(raw, cs...)
-			}
-		}
-	}
-	out := make([]metav1.Condition, 0, len(raw))
-	for _, c := range raw {
-		m, ok := c.(map[string]any)
+// observeChildren reads every desired child back, in the cluster it went to, from that cluster's cache:
+// what its own controller says about it, as its kind's readiness rule reads it. A child in a cluster
+// that does not answer, or of a kind that cluster does not serve, is observed as absent.
+func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired render.Output, targets map[string]*clusterTarget, served map[schema.GroupVersionKind]bool) []kinds.Observed {
+	out := make([]kinds.Observed, len(desired.Children))
+	for i, c := range desired.Children {
+		k, ok := kinds.Of(c.Object)
 		if !ok {
 			continue
 		}
-		var cond metav1.Condition
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m, &cond); err == nil {
-			out = append(out, cond)
+		reader, servedThere, cctx, cancel := client.Reader(r.Client), served, ctx, context.CancelFunc(func() {})
+		if c.Cluster != "" {
+			t := targets[c.Cluster]
+			if t == nil {
+				continue
+			}
+			reader, servedThere = t.client, t.served
+			cctx, cancel = t.deadline(ctx, r)
 		}
+		live := k.New()
+		if servedThere[k.GVK] && reader.Get(cctx, client.ObjectKeyFromObject(c.Object), live) == nil {
+			out[i] = kinds.Observe(live, apply.FieldOwner)
+		}
+		cancel()
 	}
 	return out
 }
@@ -336,7 +298,6 @@ func (s *scope) recordTransitions(rec events.EventRecorder) {
 // SetupWithManager registers the controller. Child kinds are watched as their CRDs appear (see
 // childWatches); user Secrets through a metadata-only informer (no values cached).
 func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetadata cache.Cache) error {
-	r.kinds = childKinds(r.Scheme)
 	r.applier = apply.New(r.Client, r.Scheme)
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).

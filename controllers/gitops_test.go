@@ -98,7 +98,7 @@ func TestGitOpsReapplyIsNoOp(t *testing.T) {
 		t.Errorf("re-apply wrote the object: resourceVersion %s→%s, generation %d→%d",
 			liveU.GetResourceVersion(), again.GetResourceVersion(), liveU.GetGeneration(), again.GetGeneration())
 	}
-	time.Sleep(2 * time.Second)
+	expectNoWritesOnReconcile(t, p)
 	if w := writesFor(mark, ns, render.Name("genai", ns, p.Name)); len(w) > 0 {
 		t.Errorf("the operator wrote after a no-op re-apply: %v", w)
 	}
@@ -252,7 +252,7 @@ func fieldPaths(t *testing.T, f *metav1.FieldsV1) []string {
 		return nil
 	}
 	var tree map[string]any
-	if err := json.Unmarshal(f.Raw, &tree); err != nil {
+	if err := json.Unmarshal(f.GetRawBytes(), &tree); err != nil {
 		t.Fatal(err)
 	}
 	var out []string

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -27,9 +28,9 @@ func TestGovernanceAccepted(t *testing.T) {
 			ns := newNamespace(t)
 			p := applyYAMLFile(t, ns, file)
 			p = getPlatform(t, p)
-			in := render.Input{Platform: p, Credentials: map[string]map[string][]byte{}}
+			in := render.Input{Platform: p, Facts: facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{}}}}
 			for _, pr := range p.Spec.Providers {
-				in.Credentials[pr.Name] = nil
+				in.Facts.Secrets.Credentials[pr.Name] = nil
 			}
 			waitChildren(t, p, expectedChildrenOf(t, in))
 			got := waitCondition(t, p, platformv1.ConditionGatewayReady, metav1.ConditionFalse, "")

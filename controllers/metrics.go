@@ -29,6 +29,10 @@ var (
 	clustersTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "genai_platform_model_clusters_total", Help: "Model clusters declared by the GenAIPlatform.",
 	}, platformLabels)
+	reconciles = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "genai_platform_reconciles_total",
+		Help: "Reconciles of a GenAIPlatform that ran to the end (status written, when it changed).",
+	}, platformLabels)
 	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "genai_platform_reconcile_errors_total",
 		Help: "Reconciles of a GenAIPlatform that ended not ready for a reason a human must fix or that failed, by reason.",
@@ -36,12 +40,13 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconcileErrors)
+	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors)
 }
 
 // recordMetrics publishes a platform's state after a reconcile; err is the reconcile's error, if any.
 func recordMetrics(p *platformv1.GenAIPlatform, err error) {
 	ns, name := p.Namespace, p.Name
+	reconciles.WithLabelValues(ns, name).Inc()
 	ready := meta.IsStatusConditionTrue(p.Status.Conditions, platformv1.ConditionReady)
 	platformReady.WithLabelValues(ns, name).Set(boolFloat(ready))
 	modelsReady.WithLabelValues(ns, name).Set(float64(p.Status.ReadyModels))
@@ -72,6 +77,7 @@ func forgetMetrics(ns, name string) {
 	for _, g := range []*prometheus.GaugeVec{platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal} {
 		g.Delete(labels)
 	}
+	reconciles.Delete(labels)
 	reconcileErrors.DeletePartialMatch(labels)
 }
 

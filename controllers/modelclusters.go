@@ -2,9 +2,9 @@ package controllers
 
 import (
 	"context"
-	"strings"
 	"crypto/rand"
 	"encoding/base64"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +18,8 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -25,24 +27,6 @@ import (
 // defaultKeyRotationGrace is how long Tier Two keeps admitting the previous key after Tier One switched
 // to the new one: time for Envoy AI Gateway to push the new credential to every Tier One proxy.
 const defaultKeyRotationGrace = 30 * time.Second
-
-// clusterFacts is what the reconciler observed about the model clusters, for render and status.
-type clusterFacts struct {
-	keys           map[string]render.ClusterKey
-	rotating       bool
-	addresses      map[string]string
-	ownNamespaces  map[string]bool
-	placements     map[string]status.Placement // by render.PlacementKey
-	placementReady map[string]bool
-	tierTwo        map[string]status.Child // Tier Two Gateway, by cluster
-	modelTokens    map[string][]byte
-	modelProblems  map[string]status.Problem
-	clusterProbs   map[string]status.Problem
-	// targets are the reachable model clusters, by name; a cluster missing here is unreachable (its
-	// problem says why) and Tier One routes nothing to it.
-	targets     map[string]*clusterTarget
-	unreachable map[string]bool
-}
 
 // clusterTarget is where one model cluster's objects live: this cluster, or a remote one reached
 // through its kubeconfig.
@@ -54,51 +38,45 @@ type clusterTarget struct {
 	remote  *clustercache.Cluster // nil: this cluster
 }
 
-// observeModelClusters reads, for each model cluster: its namespace, its Tier Two Gateway, the
-// InferenceServices of its placements, and the key state; and each self-hosted model's download token.
-func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool) clusterFacts {
-	f := clusterFacts{
-		keys: map[string]render.ClusterKey{}, addresses: map[string]string{}, ownNamespaces: map[string]bool{},
-		placements: map[string]status.Placement{}, placementReady: map[string]bool{}, tierTwo: map[string]status.Child{},
-		clusterProbs: map[string]status.Problem{},
-		targets: map[string]*clusterTarget{}, unreachable: map[string]bool{},
-	}
+// observeModelClusters reads, for each model cluster: whether it answers, its namespace, its Tier Two
+// Gateway's address and its key state; and each placement's InferenceService. It returns the clusters
+// that answer (a cluster missing there is unreachable, its problem says why, and Tier One routes nothing
+// to it).
+func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool, f *facts.Facts) map[string]*clusterTarget {
+	targets := map[string]*clusterTarget{}
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
 		t := &clusterTarget{client: r.Client, reader: r.Client, applier: r.applier, served: served}
 		if mc.KubeconfigSecretRef != nil {
-			var prob *status.Problem
+			var prob *facts.Problem
 			if t, prob = r.remoteTarget(ctx, p, mc); prob != nil {
-				f.clusterProbs[mc.Name] = *prob
-				f.unreachable[mc.Name] = true
-				f.keys[mc.Name], _ = r.tierOneKey(ctx, p, mc)
-				if a := r.lastAddress(p, mc.Name); a != "" {
-					f.addresses[mc.Name] = a
-				}
+				key, _ := r.tierOneKey(ctx, p, mc)
+				f.SetCluster(mc.Name, facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)})
 				continue
 			}
 		}
-		f.targets[mc.Name] = t
+		targets[mc.Name] = t
+		var cf facts.Cluster
 		if t.remote != nil {
-			if missing := missingRemoteKinds(r.kinds, t.served); len(missing) > 0 {
-				f.clusterProbs[mc.Name] = status.Problem{Reason: status.ReasonCRDNotInstalled, Stalled: true,
+			if missing := missingModelClusterKinds(t.served); len(missing) > 0 {
+				cf.Problem = &facts.Problem{Reason: status.ReasonCRDNotInstalled, Stalled: true,
 					Message: "the model cluster does not serve " + strings.Join(missing, ", ") + ": install Envoy Gateway and KServe there"}
 			}
 		}
 		tctx, cancel := t.deadline(ctx, r)
-		f.observeCluster(tctx, r, p, mc, t)
+		r.observeCluster(tctx, p, mc, t, &cf)
 		cancel()
+		f.SetCluster(mc.Name, cf)
 	}
 
-	f.modelTokens, f.modelProblems = r.modelTokens(ctx, p)
 	for i := range p.Spec.Models {
 		m := &p.Spec.Models[i]
 		if m.SelfHosted == nil {
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			key := render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)
-			mc, t := modelCluster(p, pl.Cluster), f.targets[pl.Cluster]
+			id := facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}
+			mc, t := modelCluster(p, pl.Cluster), targets[pl.Cluster]
 			if mc == nil || t == nil || !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")] {
 				continue
 			}
@@ -106,47 +84,47 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			var isvc kservev1b1.InferenceService
 			err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, render.ModelClusterNamespace(mc), m.Name, pl.NodePool)}, &isvc)
 			cancel()
-			f.placements[key] = placementOf(&isvc, err)
-			if pl := f.placements[key]; pl.Exists && !pl.Ready {
-				f.placements[key] = r.withSchedulingReason(ctx, t, pl, &isvc)
+			state := placementOf(&isvc, err)
+			if state.Exists && !state.Ready {
+				state = r.withSchedulingReason(ctx, t, state, &isvc)
 			}
-			f.placementReady[key] = f.placements[key].Ready
+			state.PlacementID = id
+			f.Placements = append(f.Placements, state)
 		}
 	}
-	return f
+	return targets
 }
 
-// missingRemoteKinds names the model-cluster kinds a remote cluster does not serve.
-func missingRemoteKinds(kinds []childKind, served map[schema.GroupVersionKind]bool) []string {
+// missingModelClusterKinds names the model-cluster kinds a remote cluster does not serve.
+func missingModelClusterKinds(served map[schema.GroupVersionKind]bool) []string {
 	var out []string
-	for _, k := range kinds {
-		if modelClusterKinds[k.gvk.Kind] && !served[k.gvk] {
-			out = append(out, kindName(k.gvk))
+	for _, k := range kinds.ModelCluster() {
+		if !served[k.GVK] {
+			out = append(out, k.Name())
 		}
 	}
 	return out
 }
 
 // observeCluster reads one reachable model cluster: whether the operator owns its namespace, its Tier
-// Two Gateway and address, and its key state.
-func (f *clusterFacts) observeCluster(ctx context.Context, r *GenAIPlatformReconciler, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget) {
-	ns := render.ModelClusterNamespace(mc)
+// Two Gateway's address, and its key state.
+func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget, cf *facts.Cluster) {
 	var nsObj corev1.Namespace
-	switch err := t.reader.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
+	switch err := t.reader.Get(ctx, types.NamespacedName{Name: render.ModelClusterNamespace(mc)}, &nsObj); {
 	case apierrors.IsNotFound(err):
-		f.ownNamespaces[mc.Name] = true
 	case err == nil:
-		f.ownNamespaces[mc.Name] = nsObj.Labels[platformv1.LabelPlatform] == p.Name && nsObj.Labels[platformv1.LabelPlatformNS] == p.Namespace
+		cf.ForeignNamespace = nsObj.Labels[platformv1.LabelPlatform] != p.Name || nsObj.Labels[platformv1.LabelPlatformNS] != p.Namespace
+	default:
+		// Unknown: the namespace is not claimed, so that the operator never labels one it did not make.
+		cf.ForeignNamespace = true
 	}
 
-	f.tierTwo[mc.Name] = status.Child{}
 	var gw gwapiv1.Gateway
-	if t.served[gwapiv1.SchemeGroupVersion.WithKind("Gateway")] {
-		if err := t.client.Get(ctx, types.NamespacedName{Namespace: ns, Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
-			f.tierTwo[mc.Name] = childOf(&gw)
+	if t.served[schema.GroupVersion{Group: gwapiv1.GroupName, Version: "v1"}.WithKind("Gateway")] {
+		if err := t.client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
 			for _, a := range gw.Status.Addresses {
 				if a.Value != "" {
-					f.addresses[mc.Name] = a.Value
+					cf.Address = a.Value
 					r.rememberAddress(p, mc.Name, a.Value)
 					break
 				}
@@ -155,14 +133,13 @@ func (f *clusterFacts) observeCluster(ctx context.Context, r *GenAIPlatformRecon
 	}
 
 	key, rotating := r.clusterKey(ctx, p, mc, t.client)
-	f.keys[mc.Name] = key
-	f.rotating = f.rotating || rotating
+	cf.Key, cf.Rotating = &key, rotating
 }
 
 // withSchedulingReason adds the scheduler's word to a placement that is not Ready: KServe does not pass
 // on why its predictor pods are Pending ("Insufficient nvidia.com/gpu", an untolerated taint), which is
 // what a platform engineer needs to see. Pods are read uncached, in the model namespace only.
-func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *clusterTarget, pl status.Placement, isvc *kservev1b1.InferenceService) status.Placement {
+func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *clusterTarget, pl facts.Placement, isvc *kservev1b1.InferenceService) facts.Placement {
 	reader := t.reader
 	if t.remote == nil {
 		reader = r.APIReader
@@ -189,11 +166,11 @@ func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *c
 const kserveISVCLabel = "serving.kserve.io/inferenceservice"
 
 // placementOf reads an InferenceService's readiness, with KServe's own reason when it is not Ready.
-func placementOf(isvc *kservev1b1.InferenceService, getErr error) status.Placement {
+func placementOf(isvc *kservev1b1.InferenceService, getErr error) facts.Placement {
 	if getErr != nil {
-		return status.Placement{Reason: "InferenceServiceNotFound", Message: "the InferenceService does not exist yet"}
+		return facts.Placement{Reason: "InferenceServiceNotFound", Message: "the InferenceService does not exist yet"}
 	}
-	pl := status.Placement{Exists: true, Reason: "WaitingForKServe", Message: "KServe has not reported the InferenceService Ready yet"}
+	pl := facts.Placement{Exists: true, Reason: status.ReasonWaitingForKServe, Message: "KServe has not reported the InferenceService Ready yet"}
 	stale := isvc.Status.ObservedGeneration != 0 && isvc.Status.ObservedGeneration < isvc.Generation
 	for _, c := range isvc.Status.Conditions {
 		if c.Type != "Ready" {
@@ -201,7 +178,7 @@ func placementOf(isvc *kservev1b1.InferenceService, getErr error) status.Placeme
 		}
 		switch {
 		case c.Status == corev1.ConditionTrue && !stale:
-			return status.Placement{Exists: true, Ready: true, Reason: "Ready", Message: "InferenceService " + isvc.Name + " is Ready"}
+			return facts.Placement{Exists: true, Ready: true, Reason: "Ready", Message: "InferenceService " + isvc.Name + " is Ready"}
 		case c.Status == corev1.ConditionFalse:
 			pl.Reason, pl.Message = nonEmpty(c.Reason, "NotReady"), c.Message
 		}
@@ -239,7 +216,7 @@ func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClu
 //     still admits the old key (now Previous).
 //  3. retire, once a grace period has passed since Tier One's live Secret switched (time for the gateway
 //     to push it to every proxy): Tier Two admits only Current.
-func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (render.ClusterKey, bool) {
+func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (facts.ClusterKey, bool) {
 	k, stored := r.tierOneKey(ctx, p, mc)
 	if !stored {
 		return k, false
@@ -251,7 +228,7 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 			admitted[string(v)] = true
 		}
 	}
-	requested := p.Annotations[render.AnnotationRotateClusterKeys]
+	requested := p.Annotations[platformv1.AnnotationRotateClusterKeys]
 	now := r.now()
 	switch {
 	case k.Next != "":
@@ -276,17 +253,17 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 
 // tierOneKey is the key state Tier One holds for a model cluster, unchanged (a new key when it has none).
 // An unreachable cluster keeps it as it is: no rotation step can be checked against its Tier Two.
-func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (k render.ClusterKey, stored bool) {
+func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (k facts.ClusterKey, stored bool) {
 	var tierOne corev1.Secret
 	name := types.NamespacedName{Namespace: p.Namespace, Name: render.ClusterKeySecretName(p, mc.Name)}
 	if err := r.Client.Get(ctx, name, &tierOne); err != nil {
 		// The cache may not have seen the Secret written by the last reconcile yet: ask the API server
 		// before making a new key, or the link's key would change under Tier Two's feet.
 		if err := r.APIReader.Get(ctx, name, &tierOne); err != nil {
-			return render.ClusterKey{Current: newKey(), Token: p.Annotations[render.AnnotationRotateClusterKeys]}, false
+			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}, false
 		}
 	}
-	k = render.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
+	k = facts.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
 	if k.Current == "" {
 		k.Current = newKey()
 		return k, false
@@ -313,13 +290,4 @@ func newKey() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand never fails on Linux (it panics if the kernel cannot provide)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// childOf reads a typed child's generation and conditions for status.
-func childOf(obj client.Object) status.Child {
-	u, err := toUnstructuredMap(obj)
-	if err != nil {
-		return status.Child{Exists: true}
-	}
-	return status.Child{Exists: true, Generation: obj.GetGeneration(), Conditions: conditionsOf(u)}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func renderedFor(t *testing.T, p *platformv1.GenAIPlatform, cluster string) []st
 	t.Helper()
 	in := selfHostedInput(p, nil, nil, cluster)
 	var out []string
-	for _, obj := range render.Render(in).ModelClusters[cluster] {
+	for _, obj := range render.Render(in).In(cluster) {
 		gvk := obj.GetObjectKind().GroupVersionKind()
 		out = append(out, gvk.Kind+"/"+obj.GetNamespace()+"/"+obj.GetName())
 	}
@@ -301,6 +302,7 @@ models:
 	// Make everything ready as the controllers of each cluster would.
 	mns := "genai-models"
 	for _, mc := range []*modelClusterEnv{east, west} {
+		acceptTierTwoIn(t, mc.admin, p, mc.name, mns)
 		setStatusConditionsIn(t, mc.admin, gvkGateway, mns, render.TierTwoGatewayName(p), map[string]any{
 			"addresses": []any{map[string]any{"type": "Hostname", "value": "tier2." + mc.name + ".internal"}},
 		}, "Accepted", "Programmed")
@@ -381,7 +383,7 @@ models:
 			return nil
 		})
 		// The link objects of the dead cluster stay (no churn), only routing stopped.
-		if !contains(liveChildren(t, p), "Backend/"+ns+"/"+render.ClusterBackendName(p, "west")) {
+		if !slices.Contains(liveChildren(t, p), "Backend/"+ns+"/"+render.ClusterBackendName(p, "west")) {
 			t.Errorf("west's link Backend was removed: %v", liveChildren(t, p))
 		}
 
@@ -502,7 +504,7 @@ modelClusters: [{name: far, kubeconfigSecretRef: {name: far-kubeconfig}, nodePoo
 models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster: far, nodePool: a}]}}]
 `)
 	eventually(t, 30*time.Second, func() error {
-		if got := labelled(t, far.admin, p); !contains(got, "Gateway/genai-models/"+render.TierTwoGatewayName(p)) {
+		if got := labelled(t, far.admin, p); !slices.Contains(got, "Gateway/genai-models/"+render.TierTwoGatewayName(p)) {
 			return fmt.Errorf("no Tier Two Gateway in far yet: %v", got)
 		}
 		cur := getPlatform(t, p)

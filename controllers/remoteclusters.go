@@ -18,6 +18,8 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -36,7 +38,7 @@ func accessorKey(p *platformv1.GenAIPlatform, cluster string) clustercache.Key {
 // remoteTarget connects to a model cluster through its kubeconfig Secret. Any problem (Secret missing,
 // kubeconfig invalid, API server unreachable, cache not in sync in time) is returned as the cluster's
 // problem: the caller treats the cluster as unreachable and carries on with the others.
-func (r *GenAIPlatformReconciler) remoteTarget(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (*clusterTarget, *status.Problem) {
+func (r *GenAIPlatformReconciler) remoteTarget(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (*clusterTarget, *facts.Problem) {
 	field := "spec.modelClusters[" + mc.Name + "].kubeconfigSecretRef"
 	kubeconfig, prob := r.readSecretKey(ctx, p, *mc.KubeconfigSecretRef, kubeconfigKey)
 	if prob != nil {
@@ -45,19 +47,19 @@ func (r *GenAIPlatformReconciler) remoteTarget(ctx context.Context, p *platformv
 	}
 	cl, err := r.clusters.Connect(accessorKey(p, mc.Name), kubeconfig)
 	if err != nil {
-		return nil, &status.Problem{Reason: status.ReasonKubeconfigInvalid, Stalled: errors.Is(err, clustercache.ErrInvalidKubeconfig),
+		return nil, &facts.Problem{Reason: status.ReasonKubeconfigInvalid, Stalled: errors.Is(err, clustercache.ErrInvalidKubeconfig),
 			Message: fmt.Sprintf("%s: Secret %s/%s: %v", field, p.Namespace, mc.KubeconfigSecretRef.Name, err)}
 	}
 	tctx, cancel := context.WithTimeout(ctx, r.clusters.RequestTimeout())
 	defer cancel()
 	cl.WaitProbed(tctx)
 	if ok, err := cl.Health(); !ok {
-		return nil, &status.Problem{Reason: status.ReasonClusterUnreachable,
+		return nil, &facts.Problem{Reason: status.ReasonClusterUnreachable,
 			Message: fmt.Sprintf("the cluster's API server does not answer: %v; Tier One routes nothing to it until it does", err)}
 	}
 	served, err := cl.Sync(tctx)
 	if err != nil {
-		return nil, &status.Problem{Reason: status.ReasonClusterUnreachable,
+		return nil, &facts.Problem{Reason: status.ReasonClusterUnreachable,
 			Message: fmt.Sprintf("reading the cluster: %v; Tier One routes nothing to it until it answers", err)}
 	}
 	return &clusterTarget{client: cl.Client, reader: cl.Reader, applier: cl.Applier, served: served, remote: cl}, nil
@@ -99,12 +101,11 @@ func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv
 // pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.
 func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) error {
 	var errs []error
-	for _, k := range r.kinds {
-		if !served[k.gvk] {
+	for _, k := range kinds.All {
+		if !served[k.GVK] {
 			continue
 		}
-		list := k.list.DeepCopyObject().(client.ObjectList)
-		if _, err := a.Prune(ctx, list, client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
+		if _, err := a.Prune(ctx, k.NewList(), client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,47 +3,54 @@ package controllers
 import (
 	"context"
 
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
-	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
 
-// SecretInputs is what render needs from the Secrets a platform references, and what is wrong with them
-// (as the platform's status would say it).
-type SecretInputs struct {
-	// Invalid is a spec error the API server cannot see (a reference to another namespace's Secret): the
-	// reconciler then renders nothing.
-	Invalid *status.Problem
-
-	Credentials       map[string]map[string][]byte // render.Input.Credentials
-	ProviderProblems  map[string]status.Problem
-	ClientKeys        map[string][]byte // render.Input.ClientKeys
-	ClientKeysProblem *status.Problem
-	ModelTokens       map[string][]byte // render.Input.ModelTokens
-	ModelProblems     map[string]status.Problem
-}
-
-// ResolveSecretInputs reads a platform's Secret-derived render inputs through c, which stands for the
-// platform's cluster, with the reconciler's own code: `manager render` calls it with an in-memory client
-// holding Secrets read from files, so that its preview resolves credentials, client keys and model tokens
-// exactly as Reconcile does (key choice, namespace rule, missing Secret or key).
-func ResolveSecretInputs(ctx context.Context, c client.Client, p *platformv1.GenAIPlatform) SecretInputs {
-	r := &GenAIPlatformReconciler{Client: c, APIReader: c}
+// observeSecrets reads the Secrets a platform references: provider credentials, client keys and model
+// download tokens, each with its problem (never a value). A spec error only visible here (a reference to
+// another namespace) makes the facts Invalid, and then nothing else is read.
+func (r *GenAIPlatformReconciler) observeSecrets(ctx context.Context, p *platformv1.GenAIPlatform) facts.Facts {
+	var f facts.Facts
 	if prob := specProblem(p); prob != nil {
-		return SecretInputs{Invalid: prob}
+		f.Invalid = prob
+		return f
 	}
-	creds := r.resolveCredentials(ctx, p)
-	in := SecretInputs{Credentials: creds.byProvider, ProviderProblems: creds.problems}
-	in.ClientKeys, in.ClientKeysProblem = r.resolveClientKeys(ctx, p)
-	in.ModelTokens, in.ModelProblems = r.modelTokens(ctx, p)
-	return in
+	r.resolveCredentials(ctx, p, &f.Secrets)
+	f.Secrets.ClientKeys, f.Secrets.ClientKeysProblem = r.resolveClientKeys(ctx, p)
+	f.Secrets.ModelTokens, f.Secrets.ModelProblems = r.modelTokens(ctx, p)
+	return f
 }
 
-// modelTokens reads each self-hosted model's download token, as observeModelClusters does.
-func (r *GenAIPlatformReconciler) modelTokens(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, map[string]status.Problem) {
-	tokens, problems := map[string][]byte{}, map[string]status.Problem{}
+// ObserveSecretsOffline resolves a platform's Secret facts from Secrets held in memory (read from files),
+// with the reconciler's own code, so that `manager render` and the golden tests resolve credentials,
+// client keys and model tokens exactly as Reconcile does (key choice, namespace rule, missing Secret or
+// key). The in-memory client stands for the platform's cluster; nothing is contacted.
+func ObserveSecretsOffline(ctx context.Context, p *platformv1.GenAIPlatform, secrets []*corev1.Secret) facts.Facts {
+	objs := make([]*corev1.Secret, 0, len(secrets))
+	for _, s := range secrets {
+		s = s.DeepCopy()
+		if s.Namespace == "" {
+			s.Namespace = p.Namespace
+		}
+		objs = append(objs, s)
+	}
+	b := fake.NewClientBuilder().WithScheme(NewScheme())
+	for _, s := range objs {
+		b = b.WithObjects(s)
+	}
+	c := b.Build()
+	r := &GenAIPlatformReconciler{Client: c, APIReader: c}
+	return r.observeSecrets(ctx, p)
+}
+
+// modelTokens reads each self-hosted model's download token.
+func (r *GenAIPlatformReconciler) modelTokens(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, map[string]facts.Problem) {
+	tokens, problems := map[string][]byte{}, map[string]facts.Problem{}
 	for i := range p.Spec.Models {
 		m := &p.Spec.Models[i]
 		if m.SelfHosted == nil || m.SelfHosted.CredentialsSecretRef == nil {

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -21,6 +20,7 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/clustercache"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 )
 
 // NewScheme registers every API the operator reads or writes.
@@ -35,14 +35,31 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions keeps the manager's cache small and free of other people's secrets: it holds only the
-// Secrets the operator labels; referenced user Secrets are read directly.
+// managedSelector selects the objects the operator made.
+func managedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})
+}
+
+// CacheOptions keeps the manager's cache small and free of other people's objects and secrets: every
+// child kind is cached only when it carries the operator's managed-by label (kinds.Kind.Uncached says
+// otherwise); referenced user Secrets are read directly.
 func CacheOptions() cache.Options {
-	return cache.Options{
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})},
-		},
+	byObject := map[client.Object]cache.ByObject{}
+	for _, k := range kinds.All {
+		if !k.Uncached {
+			byObject[k.New()] = cache.ByObject{Label: managedSelector()}
+		}
 	}
+	return cache.Options{ByObject: byObject}
+}
+
+// modelClusterObjects are an empty object of each kind written into model clusters, for their caches.
+func modelClusterObjects() []client.Object {
+	var out []client.Object
+	for _, k := range kinds.ModelCluster() {
+		out = append(out, k.New())
+	}
+	return out
 }
 
 // Options tune the controller; the zero value is right for production.
@@ -84,8 +101,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),
-		Kinds:    remoteKinds(childKinds(mgr.GetScheme())),
-		Selector: labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue}),
+		Kinds:    modelClusterObjects(),
+		Selector: managedSelector(),
 		PlatformLabels: func(p types.NamespacedName) map[string]string {
 			return map[string]string{platformv1.LabelManagedBy: platformv1.ManagedByValue, platformv1.LabelPlatform: p.Name, platformv1.LabelPlatformNS: p.Namespace}
 		},

@@ -23,6 +23,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/genai-platform/genai-platform-operator/controllers"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
@@ -160,4 +161,19 @@ func freeAddress() (string, error) {
 func eventually(t *testing.T, timeout time.Duration, check func() error) {
 	t.Helper()
 	testenv.Eventually(t, timeout, check)
+}
+
+// TestRegistryResourcesAreServed: each registered kind's resource is the one the real API server, with
+// the upstream CRDs, serves for it (RBAC is written in resources).
+func TestRegistryResourcesAreServed(t *testing.T) {
+	for _, k := range kinds.All {
+		m, err := k8s.RESTMapper().RESTMapping(k.GVK.GroupKind(), k.GVK.Version)
+		if err != nil {
+			t.Errorf("%s: %v", k.Name(), err)
+			continue
+		}
+		if m.Resource.Resource != k.Resource {
+			t.Errorf("%s: registry says resource %q, the API server serves %q", k.Name(), k.Resource, m.Resource.Resource)
+		}
+	}
 }

@@ -26,4 +26,8 @@ const (
 	// names (or "*") whose objects the operator gives up cleaning when their API server cannot be
 	// reached. Without it, deleting a platform waits for every model cluster it reached.
 	AnnotationAbandonClusters = "platform.genai.dev/abandon-model-clusters"
+
+	// AnnotationRotateClusterKeys asks for new Tier One -> Tier Two keys: set it to any new value (a date,
+	// a counter) to rotate every model cluster's key once.
+	AnnotationRotateClusterKeys = "platform.genai.dev/rotate-cluster-keys"
 )

@@ -146,15 +146,6 @@ func Key(gvk schema.GroupVersionKind, namespace, name string) string {
 	return gvk.GroupKind().String() + "/" + namespace + "/" + name
 }
 
-// KeyOf is Key for a typed object.
-func KeyOf(obj client.Object, scheme *runtime.Scheme) (string, error) {
-	gvk, err := apiutil.GVKForObject(obj, scheme)
-	if err != nil {
-		return "", err
-	}
-	return Key(gvk, obj.GetNamespace(), obj.GetName()), nil
-}
-
 func (a *Applier) unchanged(key objectKey, hash, liveRV string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()

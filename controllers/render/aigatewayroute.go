@@ -1,11 +1,17 @@
 package render
 
 import (
+	"slices"
+
+	"k8s.io/utils/ptr"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 // ModelHeader is the header Envoy AI Gateway fills with the request body's "model" field.
@@ -44,7 +50,7 @@ func hasSeveralPriorities(refs []aigv1b1.AIGatewayRouteRuleBackendRef) bool {
 // placement that is not Ready (GPUs pending, image pulling, crashing) gets no traffic, which goes to the
 // model's other placements and provider routes instead. A model with nothing Ready keeps its rule, sent
 // to all its placements, so clients get the gateway's error rather than a 404 for an unknown model.
-func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[string][]string) []modelRule {
+func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[string][]Target) []modelRule {
 	p := in.Platform
 	var rules []modelRule
 	for i := range p.Spec.Models {
@@ -61,7 +67,7 @@ func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[
 			ref.Weight = weightOf(r.Weight)
 			ref.Priority = priorityOf(r.Priority)
 			refs = append(refs, ref)
-			routes[m.Name] = append(routes[m.Name], "provider:"+r.Provider)
+			routes[m.Name] = append(routes[m.Name], Target{Provider: r.Provider})
 		}
 		if m.SelfHosted != nil {
 			ready, readyRoutes := clusterRefs(in, m, linkedClusters, true)
@@ -80,13 +86,13 @@ func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[
 			}},
 			BackendRefs: refs,
 			// LLM responses take long: a generous overall deadline instead of Envoy's 15 s default.
-			Timeouts: &gwapiv1.HTTPRouteTimeouts{Request: durationPtr(requestTimeout)},
+			Timeouts: &gwapiv1.HTTPRouteTimeouts{Request: ptr.To(gwapiv1.Duration(requestTimeout))},
 		}
 		fallback := hasSeveralPriorities(refs)
 		if fallback {
 			// A backend that sends nothing for this long is given up, and the retry policy falls over
 			// to the next priority (time to first token).
-			rule.StreamIdleTimeout = durationPtr(streamIdleTimeout)
+			rule.StreamIdleTimeout = ptr.To(gwapiv1.Duration(streamIdleTimeout))
 		}
 		rules = append(rules, modelRule{model: m.Name, rule: rule, fallback: fallback})
 	}
@@ -95,17 +101,17 @@ func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[
 
 // clusterRefs are a self-hosted model's backends at Tier One, one per linked model cluster that holds a
 // placement (a Ready one when onlyReady), with the sum of those placements' weights and their best
-// priority; and the routes they stand for, as "cluster:<name>/<pool>".
-func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, onlyReady bool) ([]aigv1b1.AIGatewayRouteRuleBackendRef, []string) {
+// priority; and the placements they stand for.
+func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, onlyReady bool) ([]aigv1b1.AIGatewayRouteRuleBackendRef, []Target) {
 	var refs []aigv1b1.AIGatewayRouteRuleBackendRef
-	var routes []string
+	var routes []Target
 	index := map[string]int{}
 	for _, pl := range m.SelfHosted.Placements {
-		if !linked[pl.Cluster] || (onlyReady && !in.PlacementReady[PlacementKey(m.Name, pl.Cluster, pl.NodePool)]) {
+		if !linked[pl.Cluster] || (onlyReady && !in.Facts.PlacementReady(facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool})) {
 			continue
 		}
 		w, prio := *weightOf(pl.Weight), *priorityOf(pl.Priority)
-		routes = append(routes, "cluster:"+pl.Cluster+"/"+pl.NodePool)
+		routes = append(routes, Target{Cluster: pl.Cluster, NodePool: pl.NodePool})
 		if i, ok := index[pl.Cluster]; ok {
 			*refs[i].Weight += w
 			*refs[i].Priority = min(*refs[i].Priority, prio)
@@ -113,41 +119,47 @@ func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, only
 		}
 		index[pl.Cluster] = len(refs)
 		refs = append(refs, aigv1b1.AIGatewayRouteRuleBackendRef{
-			Name: ClusterBackendName(in.Platform, pl.Cluster), Weight: int32Ptr(w), Priority: &prio,
+			Name: ClusterBackendName(in.Platform, pl.Cluster), Weight: ptr.To[int32](w), Priority: &prio,
 		})
 	}
 	return refs, routes
 }
 
+// routeShard is one AIGatewayRoute and the models whose rules it holds.
+type routeShard struct {
+	route  client.Object
+	models []string
+}
+
 // aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,
 // so that appending a model never moves the others.
-func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, routeOfModel map[string]string) (routes []*aigv1b1.AIGatewayRoute, withFallback []string) {
-	var out []*aigv1b1.AIGatewayRoute
-	for start := 0; start < len(rules); start += MaxRulesPerRoute {
-		end := min(start+MaxRulesPerRoute, len(rules))
+func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule) (shards []routeShard, withFallback []string) {
+	var out []routeShard
+	for chunk := range slices.Chunk(rules, MaxRulesPerRoute) {
 		name := RouteName(p, len(out))
 		route := &aigv1b1.AIGatewayRoute{
 			TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "AIGatewayRoute"},
 			ObjectMeta: objectMeta(p, name, "tier-one"),
 			Spec: aigv1b1.AIGatewayRouteSpec{
 				ParentRefs: []gwapiv1.ParentReference{{
-					Group: groupPtr(gwapiv1.GroupName),
-					Kind:  kindPtr("Gateway"),
+					Group: ptr.To(gwapiv1.Group(gwapiv1.GroupName)),
+					Kind:  ptr.To(gwapiv1.Kind("Gateway")),
 					Name:  gwapiv1.ObjectName(GatewayName(p)),
 				}},
 			},
 		}
 		fallback := false
-		for _, r := range rules[start:end] {
+		var models []string
+		for _, r := range chunk {
 			route.Spec.Rules = append(route.Spec.Rules, r.rule)
-			routeOfModel[r.model] = name
+			models = append(models, r.model)
 			fallback = fallback || r.fallback
 		}
 		if fallback {
 			withFallback = append(withFallback, name)
 		}
 		route.Spec.LLMRequestCosts = llmRequestCosts(p)
-		out = append(out, route)
+		out = append(out, routeShard{route: route, models: models})
 	}
 	return out, withFallback
 }
@@ -170,9 +182,9 @@ func headerExact() *gwapiv1.HeaderMatchType { t := gwapiv1.HeaderMatchExact; ret
 // weightOf is a backend's weight: the spec's, else 1.
 func weightOf(w *int32) *int32 {
 	if w == nil {
-		return int32Ptr(1)
+		return ptr.To[int32](1)
 	}
-	return int32Ptr(*w)
+	return ptr.To[int32](*w)
 }
 
 // priorityOf is a backend's priority: the spec's, else 0 (first choice).

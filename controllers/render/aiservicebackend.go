@@ -3,6 +3,7 @@ package render
 import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
@@ -18,8 +19,8 @@ func providerAIServiceBackend(p *platformv1.GenAIPlatform, pr *platformv1.Provid
 		Spec: aigv1b1.AIServiceBackendSpec{
 			APISchema: providerSchema(pr),
 			BackendRef: gwapiv1.BackendObjectReference{
-				Group: groupPtr(egv1a1.GroupName),
-				Kind:  kindPtr(egv1a1.KindBackend),
+				Group: ptr.To(gwapiv1.Group(egv1a1.GroupName)),
+				Kind:  ptr.To(gwapiv1.Kind(egv1a1.KindBackend)),
 				Name:  gwapiv1.ObjectName(ProviderBackendName(p, pr.Name)),
 			},
 		},
@@ -58,6 +59,3 @@ func providerSchema(pr *platformv1.ProviderSpec) aigv1b1.VersionedAPISchema {
 	}
 	return s
 }
-
-func groupPtr(g string) *gwapiv1.Group { x := gwapiv1.Group(g); return &x }
-func kindPtr(k string) *gwapiv1.Kind   { x := gwapiv1.Kind(k); return &x }

@@ -41,7 +41,8 @@ func tokenLimitPolicy(p *platformv1.GenAIPlatform) *egv1a1.BackendTrafficPolicy 
 	global := egv1a1.RateLimitType(egv1a1.GlobalRateLimitType)
 	spec := egv1a1.BackendTrafficPolicySpec{
 		PolicyTargetReferences: egv1a1.PolicyTargetReferences{TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{gatewayTargetRef(p)}},
-		RateLimit:              &egv1a1.RateLimitSpec{Type: &global, Global: &egv1a1.GlobalRateLimit{}},
+		//lint:ignore SA1019 Envoy Gateway before v1.8 requires type; v1.9 still accepts it, and the applied object must not change
+		RateLimit: &egv1a1.RateLimitSpec{Type: &global, Global: &egv1a1.GlobalRateLimit{}},
 	}
 	for _, l := range p.Spec.Gateway.Limits {
 		rule := egv1a1.RateLimitRule{
@@ -51,7 +52,7 @@ func tokenLimitPolicy(p *platformv1.GenAIPlatform) *egv1a1.BackendTrafficPolicy 
 			Shared: ptr.To(true),
 			Cost: &egv1a1.RateLimitCost{
 				// Nothing is charged when the request arrives; the response's token count is.
-				Request: &egv1a1.RateLimitCostSpecifier{From: egv1a1.RateLimitCostFromNumber, Number: uint64Ptr(0)},
+				Request: &egv1a1.RateLimitCostSpecifier{From: egv1a1.RateLimitCostFromNumber, Number: ptr.To[uint64](0)},
 				Response: &egv1a1.RateLimitCostSpecifier{From: egv1a1.RateLimitCostFromMetadata, Metadata: &egv1a1.RateLimitCostMetadata{
 					Namespace: AIGatewayMetadataNamespace, Key: tokenCostKeys[tokenType(l)],
 				}},
@@ -68,7 +69,7 @@ func tokenLimitPolicy(p *platformv1.GenAIPlatform) *egv1a1.BackendTrafficPolicy 
 				quoted[i] = regexp.QuoteMeta(m)
 			}
 			re := egv1a1.HeaderMatchRegularExpression
-			headers = append(headers, egv1a1.HeaderMatch{Type: &re, Name: ModelHeader, Value: strPtr("^(" + strings.Join(quoted, "|") + ")$")})
+			headers = append(headers, egv1a1.HeaderMatch{Type: &re, Name: ModelHeader, Value: ptr.To("^(" + strings.Join(quoted, "|") + ")$")})
 		}
 		if len(headers) > 0 {
 			rule.ClientSelectors = []egv1a1.RateLimitSelectCondition{{Headers: headers}}
@@ -110,23 +111,19 @@ func fallbackPolicy(p *platformv1.GenAIPlatform, routes []string) *egv1a1.Backen
 			PolicyTargetReferences: egv1a1.PolicyTargetReferences{TargetRefs: targets},
 			// Merged into the Gateway's policy (the token limits) rather than replacing it for these
 			// routes, which is what a route-level policy does by default.
-			MergeType:       ptr.To(egv1a1.StrategicMerge),
+			MergeType: ptr.To(egv1a1.StrategicMerge),
 			ClusterSettings: egv1a1.ClusterSettings{Retry: &egv1a1.Retry{
-				NumRetries:             int32Ptr(3),
-				NumAttemptsPerPriority: int32Ptr(1),
+				NumRetries:             ptr.To[int32](3),
+				NumAttemptsPerPriority: ptr.To[int32](1),
 				RetryOn: &egv1a1.RetryOn{
 					Triggers:        []egv1a1.TriggerEnum{egv1a1.ConnectFailure, egv1a1.RetriableStatusCodes, egv1a1.Reset},
 					HTTPStatusCodes: []egv1a1.HTTPStatus{429, 500, 502, 503, 504},
 				},
 				PerRetry: &egv1a1.PerRetryPolicy{
 					Timeout: &perTry,
-					BackOff: &egv1a1.BackOffPolicy{BaseInterval: durationPtr("100ms"), MaxInterval: durationPtr("2s")},
+					BackOff: &egv1a1.BackOffPolicy{BaseInterval: ptr.To(gwapiv1.Duration("100ms")), MaxInterval: ptr.To(gwapiv1.Duration("2s"))},
 				},
 			}},
 		},
 	}
 }
-
-func uint64Ptr(v uint64) *uint64 { return &v }
-
-func durationPtr(d string) *gwapiv1.Duration { x := gwapiv1.Duration(d); return &x }

@@ -4,40 +4,27 @@ import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 // The Tier One -> Tier Two link of one model cluster, on the Tier One side: the key Secret (which also
 // records the rotation state), and the AIServiceBackend + Backend + BackendSecurityPolicy that send
 // requests to the cluster's Tier Two gateway with that key.
 
-func clusterKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k ClusterKey) *corev1.Secret {
+func clusterKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k facts.ClusterKey) *corev1.Secret {
 	m := objectMeta(p, ClusterKeySecretName(p, mc.Name), "cluster-link")
 	m.Labels[LabelModelCluster] = mc.Name
-	data := map[string][]byte{KeyAPIKey: []byte(k.Current)}
-	if k.Next != "" {
-		data[keyNext] = []byte(k.Next)
-	}
-	if k.Previous != "" {
-		data[keyPrevious] = []byte(k.Previous)
-	}
-	if k.Token != "" || k.SwitchedAt != "" {
-		m.Annotations = map[string]string{}
-		if k.Token != "" {
-			m.Annotations[annotationRotationToken] = k.Token
-		}
-		if k.SwitchedAt != "" {
-			m.Annotations[annotationSwitchedAt] = k.SwitchedAt
-		}
-	}
+	m.Annotations = k.SecretAnnotations()
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
 		ObjectMeta: m,
 		Type:       corev1.SecretTypeOpaque,
-		Data:       data,
+		Data:       k.SecretData(),
 	}
 }
 
@@ -67,8 +54,8 @@ func clusterAIServiceBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelCl
 			// Tier Two speaks the OpenAI API (KServe's Hugging Face runtime behind it).
 			APISchema: aigv1b1.VersionedAPISchema{Name: aigv1b1.APISchemaOpenAI},
 			BackendRef: gwapiv1.BackendObjectReference{
-				Group: groupPtr(egv1a1.GroupName),
-				Kind:  kindPtr(egv1a1.KindBackend),
+				Group: ptr.To(gwapiv1.Group(egv1a1.GroupName)),
+				Kind:  ptr.To(gwapiv1.Kind(egv1a1.KindBackend)),
 				Name:  gwapiv1.ObjectName(ClusterBackendName(p, mc.Name)),
 			},
 		},

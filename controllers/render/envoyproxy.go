@@ -3,6 +3,7 @@ package render
 import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 )
 
 // envoyProxy holds a gateway's proxy deployment settings. It is attached to the Gateway through
@@ -16,12 +17,10 @@ func envoyProxy(g gatewayParams) *egv1a1.EnvoyProxy {
 			Provider: &egv1a1.EnvoyProxyProvider{
 				Type: egv1a1.EnvoyProxyProviderTypeKubernetes,
 				Kubernetes: &egv1a1.EnvoyProxyKubernetesProvider{
-					EnvoyDeployment: &egv1a1.KubernetesDeploymentSpec{Replicas: int32Ptr(g.replicas)},
+					EnvoyDeployment: &egv1a1.KubernetesDeploymentSpec{Replicas: ptr.To[int32](g.replicas)},
 				},
 			},
 			Telemetry: g.telemetry,
 		},
 	}
 }
-
-func int32Ptr(i int32) *int32 { return &i }

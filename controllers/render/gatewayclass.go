@@ -3,6 +3,7 @@ package render
 import (
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
@@ -35,9 +36,7 @@ func gatewayClass(g gatewayParams) *gwapiv1.GatewayClass {
 		Spec: gwapiv1.GatewayClassSpec{
 			ControllerName: EnvoyGatewayControllerName,
 			// At most 64 characters: the platform is named by the labels.
-			Description: strPtr(g.description),
+			Description: ptr.To(g.description),
 		},
 	}
 }
-
-func strPtr(s string) *string { return &s }

@@ -2,23 +2,23 @@ package render_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/config/crd"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/internal/preview"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current render (make golden)")
@@ -37,8 +37,14 @@ func TestGolden(t *testing.T) {
 	for _, in := range inputs {
 		cases[strings.TrimSuffix(filepath.Base(in), ".in.yaml")] = []string{in}
 	}
-	if len(cases) < 2 {
-		t.Fatal("no golden inputs found")
+	// Every input has its golden output and every output its input (or is a sample's): a missing or
+	// renamed file fails here rather than silently testing less.
+	outputs, err := filepath.Glob("testdata/*.out.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inputs) == 0 || len(outputs) != len(cases) {
+		t.Fatalf("%d golden inputs (+2 samples) but %d golden outputs in testdata", len(inputs), len(outputs))
 	}
 	for name, files := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -62,140 +68,52 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// Facts is a test-only document (kind: Facts) in golden inputs: what the reconciler would have observed.
-type Facts struct {
-	TierTwoAddresses map[string]string `json:"tierTwoAddresses"`
-	ReadyPlacements  []string          `json:"readyPlacements"` // "model|cluster|pool"
-	Keys             map[string]struct {
-		Current, Next, Previous string
-	} `json:"keys"`
-	ForeignNamespaces []string `json:"foreignNamespaces"` // clusters whose namespace the user made
-	Unreachable       []string `json:"unreachable"`       // model clusters whose API server does not answer
-}
-
 // OutputYAML prints Tier One's objects, then each model cluster's, in spec order.
 func OutputYAML(t testing.TB, p *platformv1.GenAIPlatform, out render.Output) []byte {
-	b := RenderYAML(t, out.TierOne)
+	b := RenderYAML(t, out.In(""))
 	for _, mc := range p.Spec.ModelClusters {
 		b = append(b, []byte("# model cluster "+mc.Name+"\n")...)
-		b = append(b, RenderYAML(t, out.ModelClusters[mc.Name])...)
+		b = append(b, RenderYAML(t, out.In(mc.Name))...)
 	}
 	return b
 }
 
-// LoadInput reads YAML files holding one GenAIPlatform, any number of Secrets and optionally Facts, and
-// resolves the platform's credentials from those Secrets as the controller does from the cluster. Model
-// clusters get a fixed key and an operator-created namespace unless Facts say otherwise.
+// LoadInput reads YAML files holding one GenAIPlatform, any number of Secrets and optionally a Facts
+// document (parsed strictly into facts.Facts), with the preview's reader. The Secrets are resolved by the
+// reconciler's own code. Every model cluster gets a fixed key unless the Facts give one: the reconciler
+// always has one.
 func LoadInput(t testing.TB, files ...string) render.Input {
 	t.Helper()
-	var p *platformv1.GenAIPlatform
-	var facts Facts
-	secrets := map[string]*corev1.Secret{}
+	var docs preview.Documents
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		d, err := preview.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-		for {
-			var raw map[string]any
-			if err := dec.Decode(&raw); err != nil {
-				break
-			}
-			doc, _ := sigyaml.Marshal(raw)
-			switch raw["kind"] {
-			case "GenAIPlatform":
-				// The API server's schema defaults, so render sees what it sees in a cluster.
-				if err := crd.Default(raw); err != nil {
-					t.Fatal(err)
-				}
-				doc, _ = sigyaml.Marshal(raw)
-				p = &platformv1.GenAIPlatform{}
-				if err := sigyaml.UnmarshalStrict(doc, p); err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-			case "Facts":
-				if err := sigyaml.Unmarshal(doc, &facts); err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-			case "Secret":
-				s := &corev1.Secret{}
-				if err := sigyaml.Unmarshal(doc, s); err != nil {
-					t.Fatalf("%s: %v", f, err)
-				}
-				for k, v := range s.StringData {
-					if s.Data == nil {
-						s.Data = map[string][]byte{}
-					}
-					s.Data[k] = []byte(v)
-				}
-				secrets[s.Name] = s
-			}
+		docs.Platforms = append(docs.Platforms, d.Platforms...)
+		docs.Secrets = append(docs.Secrets, d.Secrets...)
+		if d.Facts != nil {
+			docs.Facts = d.Facts
 		}
 	}
-	if p == nil {
-		t.Fatalf("%v: no GenAIPlatform", files)
+	if len(docs.Platforms) != 1 {
+		t.Fatalf("%v: want one GenAIPlatform, have %d", files, len(docs.Platforms))
 	}
+	p := docs.Platforms[0]
 	if p.UID == "" {
 		p.UID = "00000000-0000-0000-0000-000000000001"
 	}
-	creds := map[string]map[string][]byte{}
-	for i := range p.Spec.Providers {
-		pr := &p.Spec.Providers[i]
-		src := render.ProviderCredentialSource(pr)
-		if src.Ref == nil || (src.Ref.Namespace != "" && src.Ref.Namespace != p.Namespace) {
-			continue
-		}
-		if s, ok := secrets[src.Ref.Name]; ok {
-			if key, ok := render.PickSecretKey(s.Data, src.Ref.Key, src.ManagedKey); ok {
-				creds[pr.Name] = map[string][]byte{src.ManagedKey: s.Data[key]}
-			}
-		}
-	}
-	in := render.Input{Platform: p, Credentials: creds, ModelTokens: map[string][]byte{}, ClusterKeys: map[string]render.ClusterKey{},
-		TierTwoAddresses: facts.TierTwoAddresses, PlacementReady: map[string]bool{}, OwnNamespaces: map[string]bool{}}
-	for _, m := range p.Spec.Models {
-		if m.SelfHosted == nil || m.SelfHosted.CredentialsSecretRef == nil {
-			continue
-		}
-		ref := m.SelfHosted.CredentialsSecretRef
-		if s, ok := secrets[ref.Name]; ok {
-			if key, ok := render.PickSecretKey(s.Data, ref.Key, render.KeyHFToken); ok {
-				in.ModelTokens[m.Name] = s.Data[key]
-			}
-		}
+	f := controllers.ObserveSecretsOffline(context.Background(), p, docs.Secrets)
+	if docs.Facts != nil {
+		f.Clusters, f.Placements = docs.Facts.Clusters, docs.Facts.Placements
 	}
 	for _, mc := range p.Spec.ModelClusters {
-		in.ClusterKeys[mc.Name] = render.ClusterKey{Current: "key-" + mc.Name}
-		if k, ok := facts.Keys[mc.Name]; ok {
-			in.ClusterKeys[mc.Name] = render.ClusterKey{Current: k.Current, Next: k.Next, Previous: k.Previous}
-		}
-		in.OwnNamespaces[mc.Name] = !contains(facts.ForeignNamespaces, mc.Name)
-	}
-	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.APIKeys != nil {
-		if s, ok := secrets[ca.APIKeys.SecretRef.Name]; ok {
-			in.ClientKeys = s.Data
+		if cf := f.Cluster(mc.Name); cf.Key == nil {
+			cf.Key = &facts.ClusterKey{Current: "key-" + mc.Name}
+			f.SetCluster(mc.Name, cf)
 		}
 	}
-	for _, k := range facts.ReadyPlacements {
-		in.PlacementReady[k] = true
-	}
-	if len(facts.Unreachable) > 0 {
-		in.Unreachable = map[string]bool{}
-		for _, c := range facts.Unreachable {
-			in.Unreachable[c] = true
-		}
-	}
-	return in
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return render.Input{Platform: p, Facts: f}
 }
 
 var scheme = controllers.NewScheme()

@@ -1,6 +1,11 @@
 package render
 
 import (
+	"slices"
+	"strconv"
+
+	"k8s.io/utils/ptr"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -15,7 +20,7 @@ const kserveOpenAIPrefix = "/openai/v1"
 
 // TierTwoRouteName names the i-th HTTPRoute shard of a Tier Two gateway.
 func TierTwoRouteName(p *platformv1.GenAIPlatform, i int) string {
-	return Name(tierTwoPrefix(p), "models", itoa(i))
+	return Name(tierTwoPrefix(p), "models", strconv.Itoa(i))
 }
 
 // weightedService is one InferenceService predictor a Tier Two rule sends to.
@@ -29,13 +34,13 @@ type weightedService struct {
 func tierTwoRule(model string, backends []weightedService) gwapiv1.HTTPRouteRule {
 	rule := gwapiv1.HTTPRouteRule{
 		Matches: []gwapiv1.HTTPRouteMatch{{
-			Path:    &gwapiv1.HTTPPathMatch{Type: pathPrefix(), Value: strPtr("/v1")},
+			Path:    &gwapiv1.HTTPPathMatch{Type: pathPrefix(), Value: ptr.To("/v1")},
 			Headers: []gwapiv1.HTTPHeaderMatch{{Type: headerExact(), Name: ModelHeader, Value: model}},
 		}},
 		Filters: []gwapiv1.HTTPRouteFilter{{
 			Type: gwapiv1.HTTPRouteFilterURLRewrite,
 			URLRewrite: &gwapiv1.HTTPURLRewriteFilter{Path: &gwapiv1.HTTPPathModifier{
-				Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: strPtr(kserveOpenAIPrefix),
+				Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To(kserveOpenAIPrefix),
 			}},
 		}},
 	}
@@ -43,27 +48,37 @@ func tierTwoRule(model string, backends []weightedService) gwapiv1.HTTPRouteRule
 		port := gwapiv1.PortNumber(80)
 		rule.BackendRefs = append(rule.BackendRefs, gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{
 			BackendObjectReference: gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName(PredictorServiceName(b.name)), Port: &port},
-			Weight:                 int32Ptr(b.weight),
+			Weight:                 ptr.To[int32](b.weight),
 		}})
 	}
 	return rule
 }
 
+// tierTwoRule is one model's rule at Tier Two.
+type tierTwoModelRule struct {
+	model string
+	rule  gwapiv1.HTTPRouteRule
+}
+
 // tierTwoRoutes shards a cluster's rules into HTTPRoutes attached to its Tier Two Gateway.
-func tierTwoRoutes(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, rules []gwapiv1.HTTPRouteRule) []*gwapiv1.HTTPRoute {
-	var out []*gwapiv1.HTTPRoute
-	for start := 0; start < len(rules); start += maxRulesPerHTTPRoute {
-		end := min(start+maxRulesPerHTTPRoute, len(rules))
-		out = append(out, &gwapiv1.HTTPRoute{
+func tierTwoRoutes(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, rules []tierTwoModelRule) []routeShard {
+	var out []routeShard
+	for chunk := range slices.Chunk(rules, maxRulesPerHTTPRoute) {
+		route := &gwapiv1.HTTPRoute{
 			TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "HTTPRoute"},
 			ObjectMeta: tierTwoMeta(p, mc, TierTwoRouteName(p, len(out)), "tier-two"),
 			Spec: gwapiv1.HTTPRouteSpec{
 				CommonRouteSpec: gwapiv1.CommonRouteSpec{ParentRefs: []gwapiv1.ParentReference{{
-					Group: groupPtr(gwapiv1.GroupName), Kind: kindPtr("Gateway"), Name: gwapiv1.ObjectName(TierTwoGatewayName(p)),
+					Group: ptr.To(gwapiv1.Group(gwapiv1.GroupName)), Kind: ptr.To(gwapiv1.Kind("Gateway")), Name: gwapiv1.ObjectName(TierTwoGatewayName(p)),
 				}}},
-				Rules: rules[start:end],
 			},
-		})
+		}
+		shard := routeShard{route: route}
+		for _, r := range chunk {
+			route.Spec.Rules = append(route.Spec.Rules, r.rule)
+			shard.models = append(shard.models, r.model)
+		}
+		out = append(out, shard)
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package render
 import (
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -94,19 +96,19 @@ func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSp
 
 	model := &kservev1b1.ModelSpec{
 		ModelFormat: kservev1b1.ModelFormat{Name: "huggingface"},
-		StorageURI:  strPtr(sh.StorageURI),
+		StorageURI:  ptr.To(sh.StorageURI),
 		Args:        args,
 		Env:         env,
 		Resources:   resources(sh, pool),
 	}
 	if sh.Runtime != "" {
-		model.Runtime = strPtr(sh.Runtime)
+		model.Runtime = ptr.To(sh.Runtime)
 	}
 	return &kservev1b1.InferenceService{
 		TypeMeta:   metav1.TypeMeta{APIVersion: kservev1b1.GroupVersion.String(), Kind: "InferenceService"},
 		ObjectMeta: meta,
 		Spec: kservev1b1.InferenceServiceSpec{Predictor: kservev1b1.PredictorSpec{
-			MinReplicas:  int32Ptr(minReplicas),
+			MinReplicas:  ptr.To[int32](minReplicas),
 			MaxReplicas:  maxReplicas,
 			NodeSelector: pool.NodeSelector,
 			Tolerations:  pool.Tolerations,

@@ -13,57 +13,8 @@ import (
 // LabelModelCluster marks Tier Two objects with the model cluster they belong to.
 const LabelModelCluster = "platform.genai.dev/model-cluster"
 
-// Annotations on the Tier One key Secret that record the key rotation's state.
-const (
-	// AnnotationRotateClusterKeys on a GenAIPlatform asks for new Tier One -> Tier Two keys: set it to any
-	// new value (a date, a counter) to rotate every model cluster's key once.
-	AnnotationRotateClusterKeys = "platform.genai.dev/rotate-cluster-keys"
-	annotationRotationToken     = "platform.genai.dev/rotation-token"
-	annotationSwitchedAt        = "platform.genai.dev/key-switched-at"
-)
-
-// Keys of the Tier One key Secret: BackendSecurityPolicy reads apiKey; next and previous hold the other
-// keys while a rotation is under way.
-const (
-	keyNext     = "next"
-	keyPrevious = "previous"
-)
-
 // tierTwoListenerPort is where Tier Two gateways listen (HTTP, inside the model cluster's network).
 const tierTwoListenerPort = 80
-
-// ClusterKey is the state of one model cluster's Tier One -> Tier Two key.
-type ClusterKey struct {
-	// Current is the key Tier One sends.
-	Current string
-	// Next is staged: Tier Two admits it before Tier One switches to it.
-	Next string
-	// Previous is retiring: Tier One has moved off it, Tier Two still admits it for a grace period.
-	Previous string
-	// Token is the last rotation request (AnnotationRotateClusterKeys) acted upon.
-	Token string
-	// SwitchedAt is when Tier One switched to Current (RFC 3339), empty when no rotation is under way.
-	SwitchedAt string
-}
-
-// Admitted are the keys Tier Two accepts: every key Tier One uses or may use during a rotation.
-func (k ClusterKey) Admitted() []string {
-	var out []string
-	for _, v := range []string{k.Current, k.Next, k.Previous} {
-		if v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// ClusterKeyFromSecret reads a key state from the Tier One key Secret's data and annotations.
-func ClusterKeyFromSecret(data map[string][]byte, annotations map[string]string) ClusterKey {
-	return ClusterKey{
-		Current: string(data[KeyAPIKey]), Next: string(data[keyNext]), Previous: string(data[keyPrevious]),
-		Token: annotations[annotationRotationToken], SwitchedAt: annotations[annotationSwitchedAt],
-	}
-}
 
 // TierTwoAuthorization is the Authorization header value Tier One sends with a key (BackendSecurityPolicy
 // APIKey sends "Bearer <key>"); Tier Two's SecurityPolicy compares the whole header with it.
@@ -141,9 +92,9 @@ func tierTwoGateway(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec
 	}
 }
 
-// clusterAddress is how Tier One reaches a cluster's Tier Two: the spec's address, else the Tier Two
+// ClusterAddress is how Tier One reaches a cluster's Tier Two: the spec's address, else the Tier Two
 // Gateway's status address. Empty when neither is known yet.
-func clusterAddress(mc *platformv1.ModelClusterSpec, observed string) (string, int32) {
+func ClusterAddress(mc *platformv1.ModelClusterSpec, observed string) (string, int32) {
 	if mc.Address != nil {
 		port := mc.Address.Port
 		if port == 0 {

@@ -3,6 +3,7 @@ package render
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -104,15 +105,7 @@ func backendTLSPolicyName(p *platformv1.GenAIPlatform, provider string) string {
 
 // RouteName names the i-th AIGatewayRoute shard.
 func RouteName(p *platformv1.GenAIPlatform, i int) string {
-	return Name(p.Name, "route", itoa(i))
-}
-
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
-	}
-	return itoa(i/10) + digits[i%10:i%10+1]
+	return Name(p.Name, "route", strconv.Itoa(i))
 }
 
 // NameMax is Name with a shorter length limit, for names other names are derived from. The result starts

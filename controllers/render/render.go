@@ -4,181 +4,173 @@
 package render
 
 import (
-	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
-// Input is everything render needs.
+// Input is everything render needs: the platform and what was observed about its world.
 type Input struct {
 	Platform *platformv1.GenAIPlatform
-
-	// Credentials are the managed credential Secrets' data, by provider name, already in the key layout
-	// BackendSecurityPolicy expects. A provider that needs a Secret and has no entry here is left out (its
-	// status says why), so that one broken Secret never breaks the routes of the others.
-	Credentials map[string]map[string][]byte
-
-	// ModelTokens are self-hosted models' download credentials, by model name.
-	ModelTokens map[string][]byte
-
-	// ClusterKeys are the Tier One -> Tier Two keys, by model cluster. A cluster without one gets no
-	// link (the reconciler always provides one).
-	ClusterKeys map[string]ClusterKey
-
-	// TierTwoAddresses are the Tier Two Gateways' status addresses, by model cluster.
-	TierTwoAddresses map[string]string
-
-	// PlacementReady says which placements' InferenceServices are Ready, by PlacementKey.
-	PlacementReady map[string]bool
-
-	// OwnNamespaces says, by model cluster, whether the operator creates (and so owns) its namespace.
-	OwnNamespaces map[string]bool
-
-	// ClientKeys are the clients' API keys (client id -> key) from spec.gateway.clientAuth.apiKeys.
-	ClientKeys map[string][]byte
-
-	// Unreachable names the model clusters whose API server cannot be reached now. Tier One keeps its
-	// link objects (so a blip does not churn them) but routes nothing there: their models fall back to
-	// their other placements and routes.
-	Unreachable map[string]bool
+	Facts    facts.Facts
 }
 
-// PlacementKey identifies a placement in Input.PlacementReady.
-func PlacementKey(model, cluster, nodePool string) string {
-	return model + "|" + cluster + "|" + nodePool
+// Part is the part of a platform a child object serves: status rolls children up by part.
+type Part string
+
+// The parts of a platform.
+const (
+	// PartGateway: the Tier One gateway (its class, proxy, Gateway, client policies, client keys).
+	PartGateway Part = "gateway"
+	// PartProvider: one outside provider's backend, credentials and TLS (Component.Name).
+	PartProvider Part = "provider"
+	// PartModelCluster: one model cluster's Tier Two gateway and Tier One's link to it (Component.Name).
+	PartModelCluster Part = "model cluster"
+	// PartRoutes: a route shard, at Tier One or Tier Two, holding the rules of Component.Models.
+	PartRoutes Part = "routes"
+	// PartModel: one self-hosted model's objects in a model cluster: a placement's InferenceService
+	// (Component.Placement) or the model's download Secret.
+	PartModel Part = "model"
+)
+
+// Component says which part of the platform a child serves.
+type Component struct {
+	Part Part
+	// Name is the provider, model cluster or model name.
+	Name string
+	// Models are the models whose rules a route shard holds.
+	Models []string
+	// Placement is the placement an InferenceService serves.
+	Placement *facts.PlacementID
+}
+
+// Child is one desired object, where it goes, and what it serves.
+type Child struct {
+	Object client.Object
+	// Cluster is the model cluster the object goes to; empty for the platform's own cluster.
+	Cluster   string
+	Component Component
+}
+
+// Target is one backend Tier One routes a model to: a provider, or a placement in a model cluster.
+type Target struct {
+	Provider          string
+	Cluster, NodePool string
+}
+
+// String is how status shows a target: "provider:openai", "cluster:gpu/h100".
+func (t Target) String() string {
+	if t.Provider != "" {
+		return "provider:" + t.Provider
+	}
+	return "cluster:" + t.Cluster + "/" + t.NodePool
 }
 
 // Output is the desired state.
 type Output struct {
-	// TierOne are the objects in the platform's own cluster, in apply order.
-	TierOne []client.Object
+	// Children are every desired object, Tier One's first, then each model cluster's, in apply order.
+	Children []Child
 
-	// ModelClusters are each model cluster's objects (Tier Two and models), by cluster name.
-	ModelClusters map[string][]client.Object
-
-	// Providers lists the providers that were rendered (their credentials resolved).
-	Providers map[string]bool
-
-	// Routes says, by model name, which backends Tier One routes the model to ("provider:<name>").
-	// A model missing here has no usable backend.
-	Routes map[string][]string
-
-	// RouteOfModel names the AIGatewayRoute shard that holds each routed model's rule.
-	RouteOfModel map[string]string
-
-	// GatewayClassName is the operator-managed GatewayClass, empty when the user brings their own.
-	GatewayClassName string
-
-	providerBackend map[string]string
+	// Routes are, by model name, the backends Tier One routes the model to. A model missing here has no
+	// usable backend.
+	Routes map[string][]Target
 }
 
-// ClusterObjects names Tier One's link objects of a model cluster whose acceptance makes the link ready.
-func (o Output) ClusterObjects(cluster string) []string {
-	return o.readinessKeys(func(obj client.Object) bool { return obj.GetLabels()[LabelModelCluster] == cluster })
-}
-
-// ProviderObjects names the children whose acceptance makes a provider ready, as status.ChildKey does.
-func (o Output) ProviderObjects(provider string) []string {
-	return o.readinessKeys(func(obj client.Object) bool {
-		return obj.GetLabels()[platformv1.LabelComponent] == "provider" && obj.GetName() == o.providerBackend[provider]
-	})
-}
-
-// readinessKeys lists the AIServiceBackend, BackendSecurityPolicy and Backend among the selected Tier One
-// objects, in the order status checks them: Envoy Gateway only processes a Backend once a route refers
-// to it, and those routes come from Envoy AI Gateway, so a missing AI Gateway controller must be named
-// first, not reported as Envoy Gateway's silence about the Backend.
-func (o Output) readinessKeys(selected func(client.Object) bool) []string {
-	var aiGateway, backends []string
-	for _, obj := range o.TierOne {
-		if !selected(obj) {
-			continue
-		}
-		switch obj.(type) {
-		case *aigv1b1.AIServiceBackend:
-			aiGateway = append(aiGateway, "AIServiceBackend/"+obj.GetName())
-		case *aigv1b1.BackendSecurityPolicy:
-			aiGateway = append(aiGateway, "BackendSecurityPolicy/"+obj.GetName())
-		case *egv1a1.Backend:
-			backends = append(backends, "Backend/"+obj.GetName())
+// In returns the objects that go to one cluster, in apply order: the platform's own cluster for "",
+// else the named model cluster.
+func (o Output) In(cluster string) []client.Object {
+	var out []client.Object
+	for _, c := range o.Children {
+		if c.Cluster == cluster {
+			out = append(out, c.Object)
 		}
 	}
-	return append(aiGateway, backends...)
+	return out
+}
+
+// builder collects the children of one render.
+type builder struct {
+	out *Output
+}
+
+func (b builder) add(cluster string, c Component, objs ...client.Object) {
+	for _, obj := range objs {
+		b.out.Children = append(b.out.Children, Child{Object: obj, Cluster: cluster, Component: c})
+	}
 }
 
 // Render computes the desired state.
 func Render(in Input) Output {
 	p := in.Platform
-	out := Output{Providers: map[string]bool{}, Routes: map[string][]string{}, RouteOfModel: map[string]string{},
-		providerBackend: map[string]string{}, ModelClusters: map[string][]client.Object{}}
+	out := Output{Routes: map[string][]Target{}}
+	b := builder{out: &out}
+	secrets := in.Facts.Secrets
 
+	gateway1 := Component{Part: PartGateway}
 	t1 := tierOneGateway(p)
 	if t1.managedClass {
-		out.GatewayClassName = t1.className
-		out.TierOne = append(out.TierOne, gatewayClass(t1))
+		b.add("", gateway1, gatewayClass(t1))
 	}
-	out.TierOne = append(out.TierOne, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p))
+	b.add("", gateway1, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p))
 	if gc := gatewayConfig(p); gc != nil {
-		out.TierOne = append(out.TierOne, gc)
+		b.add("", gateway1, gc)
 	}
 	if ca := p.Spec.Gateway.ClientAuth; ca != nil {
 		if ca.APIKeys != nil {
-			out.TierOne = append(out.TierOne, clientKeysSecret(p, in.ClientKeys))
+			b.add("", gateway1, clientKeysSecret(p, secrets.ClientKeys))
 		}
-		out.TierOne = append(out.TierOne, clientAuthPolicy(p))
+		b.add("", gateway1, clientAuthPolicy(p))
 	}
 	if btp := tokenLimitPolicy(p); btp != nil {
-		out.TierOne = append(out.TierOne, btp)
+		b.add("", gateway1, btp)
 	}
 
+	providers := map[string]bool{} // providers rendered: their credentials resolved
 	for i := range p.Spec.Providers {
 		pr := &p.Spec.Providers[i]
 		src := ProviderCredentialSource(pr)
-		data, haveData := in.Credentials[pr.Name]
+		data, haveData := secrets.Credentials[pr.Name]
 		if src.Ref != nil && !haveData {
 			continue
 		}
-		out.Providers[pr.Name] = true
-		out.providerBackend[pr.Name] = ProviderBackendName(p, pr.Name)
+		providers[pr.Name] = true
+		c := Component{Part: PartProvider, Name: pr.Name}
 		if src.Ref != nil {
-			out.TierOne = append(out.TierOne, providerSecret(p, pr, data))
+			b.add("", c, providerSecret(p, pr, data))
 		}
-		out.TierOne = append(out.TierOne,
-			providerBackend(p, pr),
-			providerBackendTLSPolicy(p, pr),
-			providerAIServiceBackend(p, pr))
+		b.add("", c, providerBackend(p, pr), providerBackendTLSPolicy(p, pr), providerAIServiceBackend(p, pr))
 		if bsp := providerBackendSecurityPolicy(p, pr, src.Ref != nil); bsp != nil {
-			out.TierOne = append(out.TierOne, bsp)
+			b.add("", c, bsp)
 		}
 	}
 
 	linked := map[string]bool{} // clusters Tier One can route to
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
-		key, ok := in.ClusterKeys[mc.Name]
-		if !ok {
+		cf := in.Facts.Cluster(mc.Name)
+		if cf.Key == nil {
 			continue
 		}
-		out.TierOne = append(out.TierOne, clusterKeySecret(p, mc, key))
-		if host, port := clusterAddress(mc, in.TierTwoAddresses[mc.Name]); host != "" {
-			linked[mc.Name] = !in.Unreachable[mc.Name]
-			out.TierOne = append(out.TierOne, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
+		c := Component{Part: PartModelCluster, Name: mc.Name}
+		b.add("", c, clusterKeySecret(p, mc, *cf.Key))
+		if host, port := ClusterAddress(mc, cf.Address); host != "" {
+			linked[mc.Name] = !cf.Unreachable
+			b.add("", c, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
 		}
 	}
-	out.ModelClusters = modelClusters(in)
 
-	rules := modelRules(in, out.Providers, linked, out.Routes)
-	routes, withFallback := aiGatewayRoutes(p, rules, out.RouteOfModel)
-	for _, route := range routes {
-		out.TierOne = append(out.TierOne, route)
+	rules := modelRules(in, providers, linked, out.Routes)
+	routes, withFallback := aiGatewayRoutes(p, rules)
+	for _, r := range routes {
+		b.add("", Component{Part: PartRoutes, Models: r.models}, r.route)
 	}
 	if btp := fallbackPolicy(p, withFallback); btp != nil {
-		out.TierOne = append(out.TierOne, btp)
+		b.add("", gateway1, btp)
 	}
+	modelClusters(in, b)
 	return out
 }
 

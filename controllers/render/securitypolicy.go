@@ -3,17 +3,20 @@ package render
 import (
 	"strings"
 
+	"k8s.io/utils/ptr"
+
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 // tierTwoKeySecret holds the Authorization values Tier Two admits: one data key per admitted key (Envoy
 // Gateway's API key auth reads each data key as a client id, its value as that client's key).
-func tierTwoKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k ClusterKey) *corev1.Secret {
+func tierTwoKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k facts.ClusterKey) *corev1.Secret {
 	data := map[string][]byte{}
 	for id, v := range map[string]string{"tier-one": k.Current, "tier-one-next": k.Next, "tier-one-previous": k.Previous} {
 		if v != "" {
@@ -46,7 +49,7 @@ func tierTwoSecurityPolicy(p *platformv1.GenAIPlatform, mc *platformv1.ModelClus
 				CredentialRefs: []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(TierTwoKeySecretName(p))}},
 				ExtractFrom:    []*egv1a1.ExtractFrom{{Headers: []string{"Authorization"}}},
 				// Tier One's key stops at Tier Two: the model servers never see it.
-				Sanitize: boolPtr(true),
+				Sanitize: ptr.To(true),
 			},
 		},
 	}
@@ -115,9 +118,9 @@ func clientAuthPolicy(p *platformv1.GenAIPlatform) *egv1a1.SecurityPolicy {
 		spec.APIKeyAuth = &egv1a1.APIKeyAuth{
 			CredentialRefs:        []gwapiv1.SecretObjectReference{{Name: gwapiv1.ObjectName(ClientKeysSecretName(p))}},
 			ExtractFrom:           []*egv1a1.ExtractFrom{{Headers: []string{clientKeysHeader(p)}}},
-			ForwardClientIDHeader: strPtr(header),
+			ForwardClientIDHeader: ptr.To(header),
 			// The client's key stops at Tier One: it is never sent to a provider or a model cluster.
-			Sanitize: boolPtr(true),
+			Sanitize: ptr.To(true),
 		}
 	}
 	if ca.JWT != nil {
@@ -142,5 +145,3 @@ func clientAuthPolicy(p *platformv1.GenAIPlatform) *egv1a1.SecurityPolicy {
 		Spec:       spec,
 	}
 }
-
-func boolPtr(b bool) *bool { return &b }

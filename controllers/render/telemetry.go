@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"strconv"
 
+	"k8s.io/utils/ptr"
+
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -45,7 +47,8 @@ func proxyTelemetry(p *platformv1.GenAIPlatform) *egv1a1.ProxyTelemetry {
 	if o.Tracing != nil {
 		if host, port, ok := hostPort(o.Tracing.OTLPEndpoint); ok {
 			t.Tracing = &egv1a1.ProxyTracing{
-				Provider: egv1a1.TracingProvider{Type: egv1a1.TracingProviderTypeOpenTelemetry, Host: strPtr(host), Port: port},
+				//lint:ignore SA1019 host and port need no Backend object; backendRefs would add a child kind for one address
+				Provider: egv1a1.TracingProvider{Type: egv1a1.TracingProviderTypeOpenTelemetry, Host: ptr.To(host), Port: port},
 			}
 			t.Tracing.SamplingFraction = samplingFraction(o.Tracing.SamplingRatio)
 		}

@@ -1,39 +1,38 @@
 package render
 
 import (
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
-
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 // modelClusters renders each model cluster's objects: its namespace (when the operator owns it), the
 // Tier Two gateway and the key it admits, the routes to the models, the models' InferenceServices and
 // their download Secrets. Nothing here depends on whether the cluster is this one or another: the
 // reconciler applies the list with that cluster's client.
-func modelClusters(in Input) map[string][]client.Object {
+func modelClusters(in Input, b builder) {
 	p := in.Platform
-	out := map[string][]client.Object{}
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
-		var objs []client.Object
-		if in.OwnNamespaces[mc.Name] {
-			objs = append(objs, modelNamespace(p, mc))
+		cf := in.Facts.Cluster(mc.Name)
+		tierTwo := Component{Part: PartModelCluster, Name: mc.Name}
+		if !cf.ForeignNamespace {
+			b.add(mc.Name, tierTwo, modelNamespace(p, mc))
 		}
 		t2 := tierTwoGateway(p, mc)
-		objs = append(objs, gatewayClass(t2), envoyProxy(t2), gateway(t2))
-		if key, ok := in.ClusterKeys[mc.Name]; ok {
-			objs = append(objs, tierTwoKeySecret(p, mc, key), tierTwoSecurityPolicy(p, mc))
+		b.add(mc.Name, tierTwo, gatewayClass(t2), envoyProxy(t2), gateway(t2))
+		if cf.Key != nil {
+			b.add(mc.Name, tierTwo, tierTwoKeySecret(p, mc, *cf.Key), tierTwoSecurityPolicy(p, mc))
 		}
 
-		var rules []gwapiv1.HTTPRouteRule
+		var rules []tierTwoModelRule
 		for j := range p.Spec.Models {
 			m := &p.Spec.Models[j]
 			if m.SelfHosted == nil {
 				continue
 			}
 			var ready, all []weightedService
-			token, hasToken := in.ModelTokens[m.Name]
+			token, hasToken := in.Facts.Secrets.ModelTokens[m.Name]
+			model := Component{Part: PartModel, Name: m.Name}
 			placed := false
 			for k := range m.SelfHosted.Placements {
 				pl := &m.SelfHosted.Placements[k]
@@ -43,10 +42,11 @@ func modelClusters(in Input) map[string][]client.Object {
 				}
 				placed = true
 				isvc := inferenceService(p, mc, pool, m, pl, hasToken)
-				objs = append(objs, isvc)
+				id := facts.PlacementID{Model: m.Name, Cluster: mc.Name, NodePool: pl.NodePool}
+				b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
 				ws := weightedService{name: isvc.Name, weight: *weightOf(pl.Weight)}
 				all = append(all, ws)
-				if in.PlacementReady[PlacementKey(m.Name, mc.Name, pl.NodePool)] {
+				if in.Facts.PlacementReady(id) {
 					ready = append(ready, ws)
 				}
 			}
@@ -54,19 +54,17 @@ func modelClusters(in Input) map[string][]client.Object {
 				continue
 			}
 			if hasToken {
-				objs = append(objs, modelSecret(p, mc, m.Name, token))
+				b.add(mc.Name, model, modelSecret(p, mc, m.Name, token))
 			}
 			if len(ready) == 0 {
 				ready = all
 			}
-			rules = append(rules, tierTwoRule(m.Name, ready))
+			rules = append(rules, tierTwoModelRule{model: m.Name, rule: tierTwoRule(m.Name, ready)})
 		}
 		for _, r := range tierTwoRoutes(p, mc, rules) {
-			objs = append(objs, r)
+			b.add(mc.Name, Component{Part: PartRoutes, Models: r.models}, r.route)
 		}
-		out[mc.Name] = objs
 	}
-	return out
 }
 
 func nodePool(mc *platformv1.ModelClusterSpec, name string) *platformv1.NodePoolSpec {

@@ -11,8 +11,11 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 )
 
@@ -21,6 +24,7 @@ const (
 	ReasonReady                = "Ready"
 	ReasonWaitingForGateway    = "WaitingForGatewayController"
 	ReasonWaitingForAIGateway  = "WaitingForAIGatewayController"
+	ReasonWaitingForKServe     = "WaitingForKServe"
 	ReasonNotAccepted          = "NotAccepted"
 	ReasonCRDNotInstalled      = "CRDNotInstalled"
 	ReasonApplyFailed          = "ApplyFailed"
@@ -41,93 +45,42 @@ const (
 	ReasonClientKeysEmpty      = "ClientKeysEmpty"
 )
 
-// Problem is a reason and a message for a part that is not ready. Messages never hold Secret values.
-type Problem struct {
-	Reason  string
-	Message string
-	// Stalled marks problems only a human can fix (a missing Secret, an invalid spec): kstatus' Stalled.
-	Stalled bool
-}
-
-// Child is the observed state of one child object.
-type Child struct {
-	// Exists is false when the object is not (yet) in the cluster.
-	Exists     bool
-	Generation int64
-	Conditions []metav1.Condition
-}
-
-// Placement is the observed state of one placement's InferenceService.
-type Placement struct {
-	Exists, Ready   bool
-	Reason, Message string
-}
-
-// Input is what Compute needs.
+// Input is what Compute needs: the platform, what was observed before rendering, what render wanted,
+// and what each desired child's own controller says about it.
 type Input struct {
 	Platform *platformv1.GenAIPlatform
+	Facts    facts.Facts
 
-	// Invalid, when set, is a spec error found after admission (for example a cross-namespace Secret
-	// reference): nothing was applied.
-	Invalid *Problem
+	// Desired is render's output; Observed[i] is the live state of Desired.Children[i].
+	Desired  render.Output
+	Observed []kinds.Observed
 
-	// ProviderProblems are credential problems, by provider name.
-	ProviderProblems map[string]Problem
-
-	// MissingKinds are child kinds whose CRDs are not installed, as "Kind (group/version)".
-	MissingKinds []string
+	// Missing are the child kinds whose CRDs the platform's own cluster does not serve. (A model
+	// cluster reached through a kubeconfig that misses some reports it as its cluster problem.)
+	Missing map[schema.GroupVersionKind]bool
 
 	// ApplyError is the first error met while applying or pruning, if any.
 	ApplyError error
-
-	// Routes says, by model name, which backends Tier One routes the model to ("provider:<name>").
-	Routes map[string][]string
-
-	// Children are the observed children, keyed by ChildKey(kind, name).
-	Children map[string]Child
-
-	// GatewayAddresses are the Tier One Gateway's status addresses.
-	GatewayAddresses []string
-
-	// Names of the children the status looks at.
-	GatewayClassName string // empty when the user brings their own GatewayClass
-	GatewayName      string
-	ProviderObjects  func(provider string) []string // child keys whose readiness makes the provider ready
-	RouteOfModel     map[string]string              // model name -> AIGatewayRoute name
-
-	// Model clusters: problems (unsupported, unreachable), the Tier Two Gateways, the addresses Tier One
-	// uses, the Tier One link objects whose acceptance makes the link ready, and each placement's state.
-	ClusterProblems map[string]Problem
-	TierTwoGateways map[string]Child
-	ClusterAddress  func(cluster string) string
-	ClusterObjects  func(cluster string) []string
-	Placements      map[string]Placement // by render.PlacementKey
-	ModelProblems   map[string]Problem
-
-	// GatewayProblem is a problem of the Tier One gateway's own configuration (client keys).
-	GatewayProblem *Problem
 }
-
-// ChildKey identifies a child in Input.Children.
-func ChildKey(kind, name string) string { return kind + "/" + name }
 
 // Compute returns the platform's new status. It starts from the current one so that conditions keep
 // their lastTransitionTime while unchanged.
 func Compute(in Input) platformv1.GenAIPlatformStatus {
 	p := in.Platform
 	st := *p.Status.DeepCopy()
-	st.Endpoint = endpoint(p, in.GatewayAddresses)
+	ch := newChildren(in)
+	st.Endpoint = endpoint(p, ch.gatewayAddresses())
 
-	if in.Invalid != nil {
-		setAll(&st, p, metav1.ConditionFalse, in.Invalid.Reason, in.Invalid.Message)
-		markStalled(&st, p, in.Invalid.Reason, in.Invalid.Message)
+	if inv := in.Facts.Invalid; inv != nil {
+		setAll(&st, p, metav1.ConditionFalse, inv.Reason, inv.Message)
+		markStalled(&st, p, inv.Reason, inv.Message)
 		return st
 	}
 
-	gw := gatewayCondition(in)
-	providers, provCond := providerStatuses(in)
-	clusters, clustersCond := clusterStatuses(in)
-	models, ready, modelsCond := modelStatuses(in, providers, clusters, gw.ok)
+	gw := gatewayCondition(in, ch)
+	providers, provCond := providerStatuses(in, ch)
+	clusters, clustersCond := clusterStatuses(in, ch)
+	models, ready, modelsCond := modelStatuses(in, ch, providers, clusters, gw.ok)
 	st.ModelClusters = clusters
 
 	st.Providers = providers
@@ -214,195 +167,181 @@ func markStalled(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform
 	})
 }
 
-// gatewayCondition: the Tier One Gateway is ready when Envoy Gateway has accepted and programmed it (and
-// its GatewayClass, when the operator manages it) for the current generation.
-func gatewayCondition(in Input) cond {
-	if prob := in.GatewayProblem; prob != nil {
-		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+// gatewayCondition: the Tier One gateway is ready when its own configuration is usable and every one of
+// its children is as its controller should report it: GatewayClass accepted, Gateway accepted and
+// programmed for the current generation, no policy refused.
+func gatewayCondition(in Input, ch children) cond {
+	if prob := in.Facts.Secrets.ClientKeysProblem; prob != nil {
+		return fromProblem(*prob)
 	}
-	if c, bad := missing(in, "GatewayClass", "Gateway", "EnvoyProxy", "ClientTrafficPolicy"); bad {
+	if c := ch.part(render.PartGateway, "", "").firstNotReady(in); !c.ok {
 		return c
 	}
-	if in.GatewayClassName != "" {
-		if c := accepted(in, "GatewayClass", in.GatewayClassName, []string{"Accepted"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
-			return c
-		}
-	}
-	if c := accepted(in, "Gateway", in.GatewayName, []string{"Accepted", "Programmed"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
-		return c
-	}
-	if c, bad := refusedPolicy(in); bad {
-		return c
-	}
-	return cond{ok: true, reason: ReasonReady, message: "Gateway " + in.GatewayName + " is accepted and programmed"}
+	return cond{ok: true, reason: ReasonReady, message: "Gateway " + render.GatewayName(in.Platform) + " is accepted and programmed"}
 }
 
-// gatewayPolicyKinds are the Envoy Gateway policies at Tier One (client traffic, client auth, token
-// limits, retries). They report per ancestor and only once Envoy Gateway processed them, so a missing
-// status does not hold readiness back; but a policy Envoy Gateway refuses breaks the gateway: a refused
-// rate-limit policy (no Redis backend configured) makes Envoy answer 500 on every route it targets.
-var gatewayPolicyKinds = []string{"ClientTrafficPolicy", "SecurityPolicy", "BackendTrafficPolicy"}
-
-// refusedPolicy finds a Tier One policy whose Accepted condition is False for its current generation.
-func refusedPolicy(in Input) (cond, bool) {
-	keys := make([]string, 0, len(in.Children))
-	for k := range in.Children {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		kind, name, _ := strings.Cut(k, "/")
-		if !slices.Contains(gatewayPolicyKinds, kind) {
-			continue
-		}
-		ch := in.Children[k]
-		for _, c := range ch.Conditions {
-			stale := c.ObservedGeneration != 0 && ch.Generation != 0 && c.ObservedGeneration < ch.Generation
-			if c.Type == "Accepted" && c.Status == metav1.ConditionFalse && !stale {
-				return cond{reason: ReasonNotAccepted, message: fmt.Sprintf("%s %s is not accepted by Envoy Gateway: %s: %s", kind, name, c.Reason, c.Message)}, true
-			}
-		}
-	}
-	return cond{}, false
+func fromProblem(p facts.Problem) cond {
+	return cond{reason: p.Reason, message: p.Message, stalled: p.Stalled}
 }
 
-// accepted checks that a child reports each wanted condition True for its current generation. A child
-// with no such condition is waiting for its controller, which is said by name.
-func accepted(in Input, kind, name string, want []string, waitingReason, controller string) cond {
-	ch, ok := in.Children[ChildKey(kind, name)]
-	if !ok || !ch.Exists {
-		return cond{reason: ReasonReconciling, message: kind + " " + name + " does not exist yet"}
-	}
-	for _, t := range want {
-		c := meta.FindStatusCondition(ch.Conditions, t)
-		switch {
-		case c == nil || c.Status == metav1.ConditionUnknown:
-			return cond{reason: waitingReason, message: fmt.Sprintf("%s %s has no %s status yet: waiting for the %s controller", kind, name, t, controller)}
-		case c.Status == metav1.ConditionFalse:
-			return cond{reason: ReasonNotAccepted, message: fmt.Sprintf("%s %s is not %s: %s: %s", kind, name, t, c.Reason, c.Message)}
-		case c.ObservedGeneration != 0 && ch.Generation != 0 && c.ObservedGeneration < ch.Generation:
-			return cond{reason: waitingReason, message: fmt.Sprintf("%s %s: the %s controller has not yet processed generation %d", kind, name, controller, ch.Generation)}
-		}
-	}
-	return cond{ok: true}
-}
-
-func missing(in Input, kinds ...string) (cond, bool) {
-	for _, mk := range in.MissingKinds {
-		for _, k := range kinds {
-			if strings.HasPrefix(mk, k+" ") {
-				return cond{reason: ReasonCRDNotInstalled, stalled: true, message: "the CRD of " + mk + " is not installed"}, true
-			}
-		}
-	}
-	return cond{}, false
-}
-
-func providerStatuses(in Input) ([]platformv1.ProviderStatus, cond) {
-	p := in.Platform
-	out := make([]platformv1.ProviderStatus, 0, len(p.Spec.Providers))
-	overall := cond{ok: true, reason: ReasonReady, message: fmt.Sprintf("%d providers ready", len(p.Spec.Providers))}
-	for _, pr := range p.Spec.Providers {
-		c := providerCondition(in, pr.Name)
-		out = append(out, platformv1.ProviderStatus{ComponentStatus: component(pr.Name, c)})
+// rollUp computes each named part's condition and the part type's overall one: the first part that is
+// not ready names it, and any stalled part stalls it.
+func rollUp(names []string, what, readyMessage string, condition func(string) cond) ([]platformv1.ComponentStatus, cond) {
+	out := make([]platformv1.ComponentStatus, 0, len(names))
+	overall := cond{ok: true, reason: ReasonReady, message: readyMessage}
+	for _, name := range names {
+		c := condition(name)
+		out = append(out, component(name, c))
 		if !c.ok && overall.ok {
-			overall = cond{reason: c.reason, message: "provider " + pr.Name + ": " + c.message, stalled: c.stalled}
+			overall = cond{reason: c.reason, message: what + " " + name + ": " + c.message}
 		}
-		overall.stalled = overall.stalled || c.stalled
+		overall.stalled = overall.stalled || (!c.ok && c.stalled)
 	}
 	return out, overall
 }
 
-func providerCondition(in Input, name string) cond {
-	if prob, bad := in.ProviderProblems[name]; bad {
-		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+func providerStatuses(in Input, ch children) ([]platformv1.ProviderStatus, cond) {
+	p := in.Platform
+	names := make([]string, 0, len(p.Spec.Providers))
+	for _, pr := range p.Spec.Providers {
+		names = append(names, pr.Name)
 	}
-	if c, bad := missing(in, "AIServiceBackend", "BackendSecurityPolicy", "Backend", "BackendTLSPolicy"); bad {
-		return c
-	}
-	for _, key := range in.ProviderObjects(name) {
-		kind, obj, _ := strings.Cut(key, "/")
-		controller, reason := "Envoy AI Gateway", ReasonWaitingForAIGateway
-		if kind == "Backend" {
-			controller, reason = "Envoy Gateway", ReasonWaitingForGateway
+	components, overall := rollUp(names, "provider", fmt.Sprintf("%d providers ready", len(names)), func(name string) cond {
+		if prob, bad := in.Facts.Secrets.ProviderProblems[name]; bad {
+			return fromProblem(prob)
 		}
-		if c := accepted(in, kind, obj, []string{"Accepted"}, reason, controller); !c.ok {
+		if c := ch.part(render.PartProvider, name, "").firstNotReady(in); !c.ok {
 			return c
 		}
+		return cond{ok: true, reason: ReasonReady, message: "accepted by Envoy AI Gateway and Envoy Gateway"}
+	})
+	out := make([]platformv1.ProviderStatus, 0, len(components))
+	for _, c := range components {
+		out = append(out, platformv1.ProviderStatus{ComponentStatus: c})
 	}
-	return cond{ok: true, reason: ReasonReady, message: "accepted by Envoy AI Gateway and Envoy Gateway"}
+	return out, overall
 }
 
-func modelStatuses(in Input, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
+// clusterStatuses: a model cluster is ready when its Tier Two gateway is accepted and programmed, Tier
+// One knows its address, and Tier One's link to it is accepted.
+func clusterStatuses(in Input, ch children) ([]platformv1.ModelClusterStatus, cond) {
 	p := in.Platform
-	providerReady := map[string]bool{}
-	for _, ps := range providers {
-		providerReady[ps.Name] = ps.Ready
+	names := make([]string, 0, len(p.Spec.ModelClusters))
+	for _, mc := range p.Spec.ModelClusters {
+		names = append(names, mc.Name)
 	}
-	clusterReady := map[string]bool{}
+	components, overall := rollUp(names, "model cluster", fmt.Sprintf("%d model clusters ready", len(names)), func(name string) cond {
+		if prob := in.Facts.Cluster(name).Problem; prob != nil {
+			return fromProblem(*prob)
+		}
+		if c := ch.part(render.PartModelCluster, name, name).firstNotReady(in); !c.ok {
+			return c
+		}
+		if clusterAddress(in, name) == "" {
+			return cond{reason: ReasonWaitingForAddress, message: "the Tier Two Gateway has no address yet (set spec.modelClusters[].address to give one)"}
+		}
+		if c := ch.part(render.PartModelCluster, name, "").firstNotReady(in); !c.ok {
+			return c
+		}
+		return cond{ok: true, reason: ReasonReady, message: "Tier Two gateway programmed; linked from Tier One"}
+	})
+	out := make([]platformv1.ModelClusterStatus, 0, len(components))
+	for _, c := range components {
+		out = append(out, platformv1.ModelClusterStatus{ComponentStatus: c, GatewayAddress: clusterAddress(in, c.Name)})
+	}
+	return out, overall
+}
+
+// clusterAddress is the host Tier One sends a model cluster's traffic to, as render uses it.
+func clusterAddress(in Input, name string) string {
+	for i := range in.Platform.Spec.ModelClusters {
+		if mc := &in.Platform.Spec.ModelClusters[i]; mc.Name == name {
+			host, _ := render.ClusterAddress(mc, in.Facts.Cluster(name).Address)
+			return host
+		}
+	}
+	return ""
+}
+
+func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
+	p := in.Platform
+	ready := map[render.Target]cond{} // whether each provider and cluster is ready, as status says it
+	for _, ps := range providers {
+		ready[render.Target{Provider: ps.Name}] = cond{ok: ps.Ready, message: "provider " + ps.Name}
+	}
 	for _, cs := range clusters {
-		clusterReady[cs.Name] = cs.Ready
+		ready[render.Target{Cluster: cs.Name}] = cond{ok: cs.Ready, message: "model cluster " + cs.Name}
 	}
 	out := make([]platformv1.ModelStatus, 0, len(p.Spec.Models))
-	ready := 0
+	readyModels := 0
 	overall := cond{ok: true, reason: ReasonReady}
-	for _, m := range p.Spec.Models {
-		routes := in.Routes[m.Name]
-		c := modelCondition(in, &m, routes, providerReady, clusterReady)
+	for i := range p.Spec.Models {
+		m := &p.Spec.Models[i]
+		routes := in.Desired.Routes[m.Name]
+		c := modelCondition(in, ch, m, routes, ready)
 		if c.ok && !gatewayReady {
 			c = cond{reason: ReasonGatewayNotReady, message: "the Tier One gateway is not ready"}
 		}
 		if c.ok {
-			ready++
+			readyModels++
 		} else if overall.ok {
-			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message, stalled: c.stalled}
+			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message}
 		}
 		// A model only a human can fix (its download Secret missing) stalls the platform, as the same
 		// problem on a provider does.
 		overall.stalled = overall.stalled || (!c.ok && c.stalled)
-		out = append(out, platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: routes})
+		shown := make([]string, 0, len(routes))
+		for _, r := range routes {
+			shown = append(shown, r.String())
+		}
+		out = append(out, platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: shown})
 	}
 	if overall.ok {
-		overall.message = fmt.Sprintf("%d/%d models ready", ready, len(p.Spec.Models))
+		overall.message = fmt.Sprintf("%d/%d models ready", readyModels, len(p.Spec.Models))
 	} else {
-		overall.message = fmt.Sprintf("%d/%d models ready; %s", ready, len(p.Spec.Models), overall.message)
+		overall.message = fmt.Sprintf("%d/%d models ready; %s", readyModels, len(p.Spec.Models), overall.message)
 	}
-	return out, ready, overall
+	return out, readyModels, overall
 }
 
-func modelCondition(in Input, m *platformv1.ModelSpec, routes []string, providerReady, clusterReady map[string]bool) cond {
-	if prob, bad := in.ModelProblems[m.Name]; bad {
-		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
+// modelCondition: a model is ready when Tier One's route holding its rule is accepted and at least one
+// of its backends is ready: a ready provider, or a ready model cluster whose Tier Two routes for the
+// model are accepted.
+func modelCondition(in Input, ch children, m *platformv1.ModelSpec, routes []render.Target, ready map[render.Target]cond) cond {
+	if prob, bad := in.Facts.Secrets.ModelProblems[m.Name]; bad {
+		return fromProblem(prob)
 	}
 	if len(routes) == 0 {
 		if m.SelfHosted != nil {
-			if c, bad := missing(in, "InferenceService"); bad {
-				return c
+			for _, c := range ch.where(func(c child) bool { return c.Component.Part == render.PartModel && c.Component.Name == m.Name }) {
+				if cc := c.condition(in); cc.reason == ReasonCRDNotInstalled {
+					return cc
+				}
 			}
 			return cond{reason: ReasonNoPlacementReady, message: "nothing can serve it: " + placementSummary(in, m)}
 		}
 		return cond{reason: ReasonNoUsableBackend, message: "no backend can serve it: every provider it routes to is unusable"}
 	}
-	if c, bad := missing(in, "AIGatewayRoute"); bad {
-		return c
-	}
-	if c := accepted(in, "AIGatewayRoute", in.RouteOfModel[m.Name], []string{"Accepted"}, ReasonWaitingForAIGateway, "Envoy AI Gateway"); !c.ok {
+	if c := ch.routesOf(m.Name, "").firstNotReady(in); !c.ok {
 		return c
 	}
 	var notReady []string
+	shown := make([]string, 0, len(routes))
 	for _, r := range routes {
-		if name, ok := strings.CutPrefix(r, "provider:"); ok {
-			if providerReady[name] {
-				return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(routes, ", ")}
+		shown = append(shown, r.String())
+	}
+	for _, r := range routes {
+		backend := ready[render.Target{Provider: r.Provider, Cluster: r.Cluster}]
+		if backend.ok && r.Cluster != "" {
+			if c := ch.routesOf(m.Name, r.Cluster).firstNotReady(in); !c.ok {
+				backend = cond{message: backend.message + " (" + c.message + ")"}
 			}
-			notReady = append(notReady, "provider "+name)
 		}
-		if target, ok := strings.CutPrefix(r, "cluster:"); ok {
-			cluster, _, _ := strings.Cut(target, "/")
-			if clusterReady[cluster] {
-				return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(routes, ", ")}
-			}
-			notReady = append(notReady, "model cluster "+cluster)
+		if backend.ok {
+			return cond{ok: true, reason: ReasonReady, message: "served through " + strings.Join(shown, ", ")}
+		}
+		if !slices.Contains(notReady, backend.message) {
+			notReady = append(notReady, backend.message)
 		}
 	}
 	sort.Strings(notReady)
@@ -418,11 +357,11 @@ func placementSummary(in Input, m *platformv1.ModelSpec) string {
 	var parts []string
 	for _, pl := range m.SelfHosted.Placements {
 		where := pl.Cluster + "/" + pl.NodePool
-		if prob, bad := in.ClusterProblems[pl.Cluster]; bad {
+		if prob := in.Facts.Cluster(pl.Cluster).Problem; prob != nil {
 			parts = append(parts, where+": "+prob.Reason)
 			continue
 		}
-		st, ok := in.Placements[render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)]
+		st, ok := in.Facts.Placement(facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool})
 		if !ok {
 			parts = append(parts, where+": not deployed")
 			continue
@@ -430,56 +369,6 @@ func placementSummary(in Input, m *platformv1.ModelSpec) string {
 		parts = append(parts, where+": "+st.Reason+": "+st.Message)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// clusterStatuses: a model cluster is ready when its Tier Two Gateway is accepted and programmed, Tier
-// One knows its address, and Tier One's link to it is accepted.
-func clusterStatuses(in Input) ([]platformv1.ModelClusterStatus, cond) {
-	p := in.Platform
-	out := make([]platformv1.ModelClusterStatus, 0, len(p.Spec.ModelClusters))
-	overall := cond{ok: true, reason: ReasonReady, message: fmt.Sprintf("%d model clusters ready", len(p.Spec.ModelClusters))}
-	for _, mc := range p.Spec.ModelClusters {
-		c := clusterCondition(in, mc.Name)
-		addr := ""
-		if in.ClusterAddress != nil {
-			addr = in.ClusterAddress(mc.Name)
-		}
-		out = append(out, platformv1.ModelClusterStatus{ComponentStatus: component(mc.Name, c), GatewayAddress: addr})
-		if !c.ok && overall.ok {
-			overall = cond{reason: c.reason, message: "model cluster " + mc.Name + ": " + c.message, stalled: c.stalled}
-		}
-		overall.stalled = overall.stalled || c.stalled
-	}
-	return out, overall
-}
-
-func clusterCondition(in Input, name string) cond {
-	if prob, bad := in.ClusterProblems[name]; bad {
-		return cond{reason: prob.Reason, message: prob.Message, stalled: prob.Stalled}
-	}
-	gw := in.TierTwoGateways[name]
-	key := ChildKey("TierTwoGateway", name)
-	sub := Input{Children: map[string]Child{key: gw}}
-	if c := accepted(sub, "TierTwoGateway", name, []string{"Accepted", "Programmed"}, ReasonWaitingForGateway, "Envoy Gateway"); !c.ok {
-		c.message = strings.Replace(c.message, "TierTwoGateway "+name, "the Tier Two Gateway", 1)
-		return c
-	}
-	if in.ClusterAddress == nil || in.ClusterAddress(name) == "" {
-		return cond{reason: ReasonWaitingForAddress, message: "the Tier Two Gateway has no address yet (set spec.modelClusters[].address to give one)"}
-	}
-	if in.ClusterObjects != nil {
-		for _, k := range in.ClusterObjects(name) {
-			kind, obj, _ := strings.Cut(k, "/")
-			controller, reason := "Envoy AI Gateway", ReasonWaitingForAIGateway
-			if kind == "Backend" {
-				controller, reason = "Envoy Gateway", ReasonWaitingForGateway
-			}
-			if c := accepted(in, kind, obj, []string{"Accepted"}, reason, controller); !c.ok {
-				return c
-			}
-		}
-	}
-	return cond{ok: true, reason: ReasonReady, message: "Tier Two gateway programmed; linked from Tier One"}
 }
 
 func component(name string, c cond) platformv1.ComponentStatus {
@@ -500,14 +389,10 @@ func endpoint(p *platformv1.GenAIPlatform, addresses []string) string {
 		}
 		host = addresses[0]
 	}
-	port := defaultPort
-	if l.Port != nil {
-		port = *l.Port
+	if port := render.ListenerPort(p); port != defaultPort {
+		return fmt.Sprintf("%s://%s:%d", scheme, host, port)
 	}
-	if port == defaultPort {
-		return scheme + "://" + host
-	}
-	return fmt.Sprintf("%s://%s:%d", scheme, host, port)
+	return scheme + "://" + host
 }
 
 func orNone(s string) string {

@@ -4,123 +4,261 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
 )
 
+// fieldOwner stands for the operator's field manager in managedFields.
+const fieldOwner = "genai-platform-operator"
+
+// specChangedAt is when the operator last changed every child, in these tests.
+var specChangedAt = metav1.NewTime(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))
+
+// platform has two providers, a token limit (so a BackendTrafficPolicy), and a self-hosted model in one
+// model cluster of this cluster: every part of a platform and every status shape is there.
 func platform() *platformv1.GenAIPlatform {
 	p := &platformv1.GenAIPlatform{}
 	p.Name, p.Namespace, p.Generation = "acme", "ai", 3
 	p.Spec.Gateway.Listener.Protocol = platformv1.ListenerHTTP
-	p.Spec.Providers = []platformv1.ProviderSpec{{Name: "openai"}, {Name: "anthropic"}}
+	p.Spec.Gateway.Limits = []platformv1.TokenLimit{{Name: "all", Tokens: 1000, Per: "Hour"}}
+	p.Spec.Providers = []platformv1.ProviderSpec{
+		{Name: "openai", Type: platformv1.ProviderOpenAI, Credentials: &platformv1.ProviderCredentials{SecretRef: platformv1.SecretKeyReference{Name: "openai"}}},
+		{Name: "anthropic", Type: platformv1.ProviderOpenAI, Credentials: &platformv1.ProviderCredentials{SecretRef: platformv1.SecretKeyReference{Name: "anthropic"}}},
+	}
+	p.Spec.ModelClusters = []platformv1.ModelClusterSpec{{Name: "gpu", NodePools: []platformv1.NodePoolSpec{{Name: "h100"}}}}
 	p.Spec.Models = []platformv1.ModelSpec{
 		{Name: "gpt", Routes: []platformv1.ModelRoute{{Provider: "openai"}}},
 		{Name: "claude", Routes: []platformv1.ModelRoute{{Provider: "anthropic"}}},
+		{Name: "llama", SelfHosted: &platformv1.SelfHostedModel{StorageURI: "hf://meta-llama/Llama-3.1-8B-Instruct",
+			Placements: []platformv1.Placement{{Cluster: "gpu", NodePool: "h100"}}}},
 	}
 	return p
 }
 
-func ok(types ...string) Child {
-	c := Child{Exists: true, Generation: 1}
-	for _, t := range types {
-		c.Conditions = append(c.Conditions, metav1.Condition{Type: t, Status: metav1.ConditionTrue, ObservedGeneration: 1})
+// allReady renders the platform with every fact in place and observes every child as its own
+// controller reports it when all is well, in that controller's real status shape.
+func allReady(t testing.TB) Input {
+	p := platform()
+	f := facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{
+		"openai": {"apiKey": []byte("k")}, "anthropic": {"apiKey": []byte("k")},
+	}}}
+	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}})
+	f.Placements = []facts.Placement{{PlacementID: facts.PlacementID{Model: "llama", Cluster: "gpu", NodePool: "h100"}, Exists: true, Ready: true}}
+	desired := render.Render(render.Input{Platform: p, Facts: f})
+	in := Input{Platform: p, Facts: f, Desired: desired, Observed: make([]kinds.Observed, len(desired.Children))}
+	for i, c := range desired.Children {
+		in.Observed[i] = observe(t, c.Object, reported(t, c.Object, 1, ""))
+	}
+	return in
+}
+
+// condition is one condition as a controller writes it.
+func condition(typ, status, reason, message string, observedGeneration int64) map[string]any {
+	c := map[string]any{"type": typ, "status": status, "reason": reason, "message": message,
+		"lastTransitionTime": specChangedAt.Add(time.Second).Format(time.RFC3339)}
+	if observedGeneration != 0 {
+		c["observedGeneration"] = observedGeneration
 	}
 	return c
 }
 
-// allReady is an input where every child reports what its controller would when all is well.
-func allReady() Input {
-	return Input{
-		Platform:         platform(),
-		Routes:           map[string][]string{"gpt": {"provider:openai"}, "claude": {"provider:anthropic"}},
-		RouteOfModel:     map[string]string{"gpt": "acme-route-0", "claude": "acme-route-0"},
-		GatewayClassName: "gc",
-		GatewayName:      "acme",
-		GatewayAddresses: []string{"10.0.0.1"},
-		ProviderObjects: func(pr string) []string {
-			return []string{"AIServiceBackend/" + pr, "BackendSecurityPolicy/" + pr, "Backend/" + pr}
-		},
-		Children: map[string]Child{
-			"GatewayClass/gc":                 ok("Accepted"),
-			"Gateway/acme":                    ok("Accepted", "Programmed"),
-			"AIGatewayRoute/acme-route-0":     ok("Accepted"),
-			"AIServiceBackend/openai":         ok("Accepted"),
-			"BackendSecurityPolicy/openai":    ok("Accepted"),
-			"Backend/openai":                  ok("Accepted"),
-			"AIServiceBackend/anthropic":      ok("Accepted"),
-			"BackendSecurityPolicy/anthropic": ok("Accepted"),
-			"Backend/anthropic":               ok("Accepted"),
-		},
+// reported is the status the kind's controller writes when all is well (refusal empty), or when it
+// refuses the object with that message. The shapes are the controllers' own:
+//   - Gateway API and Envoy Gateway: status.conditions with observedGeneration; routes per parent,
+//     policies per ancestor (gateway-api apis/v1, envoyproxy/gateway api/v1alpha1);
+//   - Envoy AI Gateway v1.1: one condition, Accepted/True ReconciliationSucceeded or NotAccepted/False
+//     ReconciliationFailed, no observedGeneration (internal/controller/controller.go, newConditions);
+//   - KServe: knative conditions with status.observedGeneration.
+func reported(t testing.TB, obj client.Object, generation int64, refusal string) map[string]any {
+	k, ok := kinds.Of(obj)
+	if !ok {
+		t.Fatalf("%T is not a child kind", obj)
 	}
+	r := k.Readiness
+	if r == nil {
+		return nil
+	}
+	var conds []any
+	switch {
+	case r.Shape == kinds.AIGateway && refusal != "":
+		conds = []any{condition("NotAccepted", "False", "ReconciliationFailed", refusal, 0)}
+	case r.Shape == kinds.AIGateway:
+		conds = []any{condition("Accepted", "True", "ReconciliationSucceeded", "reconciled", 0)}
+	case r.Shape == kinds.GenerationInStatus:
+		conds = []any{condition("Ready", "True", "", "", 0)}
+	default:
+		for i, typ := range r.Want {
+			if refusal != "" && i == len(r.Want)-1 {
+				conds = append(conds, condition(typ, "False", "Invalid", refusal, generation))
+				continue
+			}
+			conds = append(conds, condition(typ, "True", typ, "", generation))
+		}
+	}
+	controller := map[string]any{"controllerName": "gateway.envoyproxy.io/gatewayclass-controller", "conditions": conds}
+	switch r.Shape {
+	case kinds.Parents:
+		controller["parentRef"] = map[string]any{"name": "gw"}
+		return map[string]any{"parents": []any{controller}}
+	case kinds.Ancestors:
+		controller["ancestorRef"] = map[string]any{"name": "gw"}
+		return map[string]any{"ancestors": []any{controller}}
+	case kinds.GenerationInStatus:
+		return map[string]any{"observedGeneration": generation, "conditions": conds}
+	}
+	return map[string]any{"conditions": conds}
+}
+
+// observe makes the live object (generation 1, changed by the operator at specChangedAt, with the
+// given status) and reads it as the reconciler does.
+func observe(t testing.TB, desired client.Object, st map[string]any) kinds.Observed {
+	t.Helper()
+	k, _ := kinds.Of(desired)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(desired)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != nil {
+		u["status"] = st
+	}
+	live := k.New()
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u, live); err != nil {
+		t.Fatalf("%s status does not fit its type: %v", k.GVK.Kind, err)
+	}
+	live.SetGeneration(1)
+	live.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: fieldOwner, Operation: metav1.ManagedFieldsOperationApply, Time: &specChangedAt}})
+	return kinds.Observe(live, fieldOwner)
+}
+
+// indexOf finds a desired child by kind and name (and cluster: "" is Tier One).
+func indexOf(t testing.TB, in *Input, kind, name, cluster string) int {
+	t.Helper()
+	for i, c := range in.Desired.Children {
+		k, _ := kinds.Of(c.Object)
+		if k.GVK.Kind == kind && c.Cluster == cluster && (name == "" || c.Object.GetName() == name) {
+			return i
+		}
+	}
+	t.Fatalf("no %s %s in cluster %q among the rendered children", kind, name, cluster)
+	return -1
+}
+
+// setStatus replaces what one child's controller reports.
+func setStatus(t testing.TB, in *Input, kind, name, cluster string, st map[string]any) {
+	i := indexOf(t, in, kind, name, cluster)
+	in.Observed[i] = observe(t, in.Desired.Children[i].Object, st)
 }
 
 func TestCompute(t *testing.T) {
 	cases := []struct {
 		name        string
-		mutate      func(*Input)
+		mutate      func(testing.TB, *Input)
 		ready       metav1.ConditionStatus
 		reason      string
 		msgHas      string
 		readyModels int32
 		stalled     bool
 	}{
-		{name: "all ready", mutate: func(*Input) {}, ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 2},
-		{name: "no gateway controller", ready: metav1.ConditionFalse, reason: ReasonWaitingForGateway, msgHas: "GatewayClass gc has no Accepted status yet",
-			mutate: func(in *Input) { in.Children["GatewayClass/gc"] = Child{Exists: true} }},
+		{name: "all ready", mutate: func(testing.TB, *Input) {}, ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 3},
+		{name: "no gateway controller", ready: metav1.ConditionFalse, reason: ReasonWaitingForGateway, msgHas: "GatewayClass genai-ai-acme has no Accepted status yet",
+			mutate: func(t testing.TB, in *Input) { setStatus(t, in, "GatewayClass", "", "", nil) }},
 		{name: "gateway pending (API server default status)", ready: metav1.ConditionFalse, reason: ReasonWaitingForGateway, msgHas: "Programmed",
-			mutate: func(in *Input) {
-				c := ok("Accepted")
-				c.Conditions = append(c.Conditions, metav1.Condition{Type: "Programmed", Status: metav1.ConditionUnknown, Reason: "Pending"})
-				in.Children["Gateway/acme"] = c
+			mutate: func(t testing.TB, in *Input) {
+				setStatus(t, in, "Gateway", "acme", "", map[string]any{"conditions": []any{
+					condition("Accepted", "True", "Accepted", "", 1), condition("Programmed", "Unknown", "Pending", "", 1)}})
 			}},
 		{name: "gateway refused", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, msgHas: "InvalidListener",
-			mutate: func(in *Input) {
-				in.Children["Gateway/acme"] = Child{Exists: true, Conditions: []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "InvalidListener"}}}
+			mutate: func(t testing.TB, in *Input) {
+				setStatus(t, in, "Gateway", "acme", "", map[string]any{"conditions": []any{condition("Accepted", "False", "InvalidListener", "bad", 1)}})
 			}},
 		{name: "rate-limit policy refused (no Redis): the gateway is not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted,
 			msgHas: "BackendTrafficPolicy acme-token-limits is not accepted by Envoy Gateway: Invalid: enable Ratelimit in EnvoyGateway config",
-			mutate: func(in *Input) {
-				c := ok()
-				c.Conditions = append(c.Conditions, metav1.Condition{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Invalid", Message: "enable Ratelimit in EnvoyGateway config", ObservedGeneration: 1})
-				in.Children["BackendTrafficPolicy/acme-token-limits"] = c
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "BackendTrafficPolicy", "acme-token-limits", "")
+				in.Observed[i] = observe(t, in.Desired.Children[i].Object, reported(t, in.Desired.Children[i].Object, 1, "enable Ratelimit in EnvoyGateway config"))
 			}},
-		{name: "policy without status yet does not hold readiness", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 2,
-			mutate: func(in *Input) { in.Children["SecurityPolicy/acme-client-auth"] = Child{Exists: true, Generation: 1} }},
-		{name: "policy refused at an older generation is not held against the new one", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 2,
-			mutate: func(in *Input) {
-				c := Child{Exists: true, Generation: 2}
-				c.Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Invalid", ObservedGeneration: 1}}
-				in.Children["ClientTrafficPolicy/acme-client"] = c
+		{name: "policy without status yet does not hold readiness", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 3,
+			mutate: func(t testing.TB, in *Input) { setStatus(t, in, "ClientTrafficPolicy", "", "", nil) }},
+		{name: "policy refused at an older generation is not held against the new one", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 3,
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "ClientTrafficPolicy", "", "")
+				in.Observed[i].Generation = 2 // the refusal below was for generation 1
+				in.Observed[i].Conditions = []metav1.Condition{{Type: "Accepted", Status: metav1.ConditionFalse, Reason: "Invalid", ObservedGeneration: 1}}
 			}},
 		{name: "stale generation", ready: metav1.ConditionFalse, reason: ReasonWaitingForGateway, msgHas: "generation 2",
-			mutate: func(in *Input) { c := ok("Accepted", "Programmed"); c.Generation = 2; in.Children["Gateway/acme"] = c }},
-		{name: "no AI gateway controller", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway, msgHas: "Envoy AI Gateway", readyModels: 1,
-			mutate: func(in *Input) { in.Children["AIServiceBackend/anthropic"] = Child{Exists: true} }},
-		{name: "missing secret stalls", ready: metav1.ConditionFalse, reason: ReasonSecretNotFound, msgHas: "provider openai", readyModels: 1, stalled: true,
-			mutate: func(in *Input) {
-				in.ProviderProblems = map[string]Problem{"openai": {Reason: ReasonSecretNotFound, Message: "Secret ai/x not found", Stalled: true}}
-				in.Routes = map[string][]string{"claude": {"provider:anthropic"}}
+			mutate: func(t testing.TB, in *Input) { in.Observed[indexOf(t, in, "Gateway", "acme", "")].Generation = 2 }},
+		{name: "no AI gateway controller", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway, msgHas: "waiting for the Envoy AI Gateway controller", readyModels: 2,
+			mutate: func(t testing.TB, in *Input) {
+				setStatus(t, in, "AIServiceBackend", "acme-provider-anthropic", "", nil)
 			}},
-		{name: "a model's download Secret missing stalls", ready: metav1.ConditionFalse, reason: ReasonSecretNotFound, msgHas: "model gpt", readyModels: 1, stalled: true,
-			mutate: func(in *Input) {
-				in.ModelProblems = map[string]Problem{"gpt": {Reason: ReasonSecretNotFound, Message: "Secret ai/hf not found", Stalled: true}}
+		{name: "AI gateway refuses a backend (its real NotAccepted shape)", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, readyModels: 2,
+			msgHas: "AIServiceBackend acme-provider-anthropic is not accepted by Envoy AI Gateway: ReconciliationFailed: failed to find backend",
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "AIServiceBackend", "acme-provider-anthropic", "")
+				in.Observed[i] = observe(t, in.Desired.Children[i].Object, reported(t, in.Desired.Children[i].Object, 1, "failed to find backend"))
+			}},
+		{name: "AI gateway Accepted written before the operator's last change is not trusted", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway,
+			msgHas: "has not yet processed its current spec", readyModels: 2,
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "BackendSecurityPolicy", "acme-provider-anthropic", "")
+				in.Observed[i].Conditions[0].LastTransitionTime = metav1.NewTime(specChangedAt.Add(-time.Minute))
+			}},
+		{name: "AI gateway NotAccepted written before the operator's last change is not held against it", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway,
+			msgHas: "has no Accepted status yet", readyModels: 2,
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "AIServiceBackend", "acme-provider-anthropic", "")
+				in.Observed[i] = observe(t, in.Desired.Children[i].Object, reported(t, in.Desired.Children[i].Object, 1, "old error"))
+				in.Observed[i].Conditions[0].LastTransitionTime = metav1.NewTime(specChangedAt.Add(-time.Minute))
+			}},
+		{name: "Envoy Gateway refuses a Tier Two HTTPRoute: its model is not ready, with Envoy Gateway's message", ready: metav1.ConditionFalse, reason: ReasonProviderNotReady,
+			msgHas: "has ResolvedRefs False, as said by Envoy Gateway: BackendNotFound: Failed to process route rule 0", readyModels: 2,
+			mutate: func(t testing.TB, in *Input) {
+				setStatus(t, in, "HTTPRoute", "", "gpu", map[string]any{"parents": []any{map[string]any{
+					"parentRef": map[string]any{"name": "gw"}, "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+					"conditions": []any{condition("Accepted", "True", "Accepted", "", 1),
+						condition("ResolvedRefs", "False", "BackendNotFound", "Failed to process route rule 0 backendRef 0: service genai-models/x-predictor not found.", 1)},
+				}}})
+			}},
+		{name: "Envoy Gateway refuses the Tier Two SecurityPolicy: the model cluster and its models are not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted,
+			msgHas: "Tier Two SecurityPolicy", readyModels: 2,
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "SecurityPolicy", "", "gpu")
+				in.Observed[i] = observe(t, in.Desired.Children[i].Object, reported(t, in.Desired.Children[i].Object, 1, "secret not found"))
+			}},
+		{name: "missing secret stalls", ready: metav1.ConditionFalse, reason: ReasonSecretNotFound, msgHas: "provider openai", readyModels: 2, stalled: true,
+			mutate: func(t testing.TB, in *Input) {
+				in.Facts.Secrets.ProviderProblems = map[string]facts.Problem{"openai": {Reason: ReasonSecretNotFound, Message: "Secret ai/x not found", Stalled: true}}
+				delete(in.Desired.Routes, "gpt")
+			}},
+		{name: "a model's download Secret missing stalls", ready: metav1.ConditionFalse, reason: ReasonSecretNotFound, msgHas: "model gpt", readyModels: 2, stalled: true,
+			mutate: func(t testing.TB, in *Input) {
+				in.Facts.Secrets.ModelProblems = map[string]facts.Problem{"gpt": {Reason: ReasonSecretNotFound, Message: "Secret ai/hf not found", Stalled: true}}
 			}},
 		{name: "missing CRD", ready: metav1.ConditionFalse, reason: ReasonCRDNotInstalled, msgHas: "AIServiceBackend", stalled: true,
-			mutate: func(in *Input) { in.MissingKinds = []string{"AIServiceBackend (aigateway.envoyproxy.io/v1beta1)"} }},
-		{name: "apply error", ready: metav1.ConditionFalse, reason: ReasonApplyFailed, msgHas: "boom", readyModels: 2,
-			mutate: func(in *Input) { in.ApplyError = errors.New("boom") }},
+			mutate: func(t testing.TB, in *Input) {
+				in.Missing = map[schema.GroupVersionKind]bool{kinds.All[kindIndex(t, "AIServiceBackend")].GVK: true}
+			}},
+		{name: "apply error", ready: metav1.ConditionFalse, reason: ReasonApplyFailed, msgHas: "boom", readyModels: 3,
+			mutate: func(t testing.TB, in *Input) { in.ApplyError = errors.New("boom") }},
 		{name: "invalid spec", ready: metav1.ConditionFalse, reason: ReasonInvalidSpec, msgHas: "tlsSecretRef", stalled: true,
-			mutate: func(in *Input) {
-				in.Invalid = &Problem{Reason: ReasonInvalidSpec, Message: "spec.gateway.listener.tlsSecretRef: other namespace", Stalled: true}
+			mutate: func(t testing.TB, in *Input) {
+				in.Facts.Invalid = &facts.Problem{Reason: ReasonInvalidSpec, Message: "spec.gateway.listener.tlsSecretRef: other namespace", Stalled: true}
 			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			in := allReady()
-			tc.mutate(&in)
+			in := allReady(t)
+			tc.mutate(t, &in)
 			st := Compute(in)
 			c := meta.FindStatusCondition(st.Conditions, platformv1.ConditionReady)
 			if c == nil || c.Status != tc.ready || c.Reason != tc.reason || !strings.Contains(c.Message, tc.msgHas) {
@@ -130,7 +268,7 @@ func TestCompute(t *testing.T) {
 				t.Errorf("condition observedGeneration %d", c.ObservedGeneration)
 			}
 			if st.ReadyModels != tc.readyModels {
-				t.Errorf("readyModels %d, want %d", st.ReadyModels, tc.readyModels)
+				t.Errorf("readyModels %d, want %d: %+v", st.ReadyModels, tc.readyModels, st.Models)
 			}
 			stalled := meta.FindStatusCondition(st.Conditions, platformv1.ConditionStalled)
 			reconciling := meta.FindStatusCondition(st.Conditions, platformv1.ConditionReconciling)
@@ -150,6 +288,42 @@ func TestCompute(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRefusedTierTwoRouteNamesTheModel: the refused Tier Two route shows on the model it serves, with
+// Envoy Gateway's reason and message, and the other models stay ready.
+func TestRefusedTierTwoRouteNamesTheModel(t *testing.T) {
+	in := allReady(t)
+	setStatus(t, &in, "HTTPRoute", "", "gpu", map[string]any{"parents": []any{map[string]any{
+		"parentRef": map[string]any{"name": "gw"}, "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+		"conditions": []any{condition("Accepted", "False", "NotAllowedByListeners", "No listeners included by this parent ref allowed this attachment.", 1)},
+	}}})
+	st := Compute(in)
+	for _, m := range st.Models {
+		switch m.Name {
+		case "llama":
+			if m.Ready || !strings.Contains(m.Message, "NotAllowedByListeners: No listeners included by this parent ref allowed this attachment.") {
+				t.Errorf("llama: %+v", m)
+			}
+		default:
+			if !m.Ready {
+				t.Errorf("%s should stay ready: %+v", m.Name, m)
+			}
+		}
+	}
+	if len(st.ModelClusters) != 1 || !st.ModelClusters[0].Ready {
+		t.Errorf("the model cluster itself is fine: %+v", st.ModelClusters)
+	}
+}
+
+func kindIndex(t testing.TB, kind string) int {
+	for i, k := range kinds.All {
+		if k.GVK.Kind == kind {
+			return i
+		}
+	}
+	t.Fatalf("no kind %s", kind)
+	return -1
 }
 
 func TestEndpoint(t *testing.T) {
@@ -174,10 +348,23 @@ func TestEndpoint(t *testing.T) {
 	}
 }
 
+// TestEndpointFromGatewayStatus: with no host name, the endpoint is the Tier One Gateway's address as
+// Envoy Gateway reports it.
+func TestEndpointFromGatewayStatus(t *testing.T) {
+	in := allReady(t)
+	setStatus(t, &in, "Gateway", "acme", "", map[string]any{
+		"addresses":  []any{map[string]any{"type": "IPAddress", "value": "10.9.9.9"}},
+		"conditions": []any{condition("Accepted", "True", "Accepted", "", 1), condition("Programmed", "True", "Programmed", "", 1)},
+	})
+	if st := Compute(in); st.Endpoint != "http://10.9.9.9" {
+		t.Errorf("endpoint %q", st.Endpoint)
+	}
+}
+
 // TestComputeKeepsTransitionTimes: an unchanged condition keeps its lastTransitionTime, so a steady
 // platform's status does not change (and is not written) on every reconcile.
 func TestComputeKeepsTransitionTimes(t *testing.T) {
-	in := allReady()
+	in := allReady(t)
 	first := Compute(in)
 	in.Platform.Status = first
 	second := Compute(in)

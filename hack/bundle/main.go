@@ -291,7 +291,7 @@ func installStrategy(csv *operatorsv1alpha1.ClusterServiceVersion, objs []*unstr
 	d := deployments[0]
 	sa := d.Spec.Template.Spec.ServiceAccountName
 	if sa == "" {
-		return nil, fmt.Errorf("Deployment %s has no serviceAccountName", d.Name)
+		return nil, fmt.Errorf("the Deployment %s has no serviceAccountName", d.Name)
 	}
 	found := false
 	for i, c := range d.Spec.Template.Spec.Containers {
@@ -301,7 +301,7 @@ func installStrategy(csv *operatorsv1alpha1.ClusterServiceVersion, objs []*unstr
 		}
 	}
 	if !found {
-		return nil, fmt.Errorf("Deployment %s has no container %q", d.Name, managerContainer)
+		return nil, fmt.Errorf("the Deployment %s has no container %q", d.Name, managerContainer)
 	}
 
 	// The rules of every role bound to the manager's ServiceAccount, in the order of the role names.
@@ -337,7 +337,7 @@ func installStrategy(csv *operatorsv1alpha1.ClusterServiceVersion, objs []*unstr
 	}
 	for name := range roles {
 		if !bound["Role/"+name] {
-			return nil, fmt.Errorf("Role %s is not bound to the manager's ServiceAccount: OLM would not create it", name)
+			return nil, fmt.Errorf("the Role %s is not bound to the manager's ServiceAccount: OLM would not create it", name)
 		}
 	}
 	names := make([]string, 0, len(clusterRoles))

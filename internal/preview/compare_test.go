@@ -20,32 +20,21 @@ import (
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/internal/manager"
 	"github.com/genai-platform/genai-platform-operator/internal/preview"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
-// childGVKs are every kind the operator writes: the live side of the comparison lists them all, so an
-// object the controller creates and the preview lacks is found whatever its kind.
-var childGVKs = []schema.GroupVersionKind{
-	{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "AIGatewayRoute"},
-	{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "AIServiceBackend"},
-	{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "BackendSecurityPolicy"},
-	{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "GatewayConfig"},
-	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "BackendTLSPolicy"},
-	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "Gateway"},
-	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "GatewayClass"},
-	{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRoute"},
-	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "Backend"},
-	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "BackendTrafficPolicy"},
-	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "ClientTrafficPolicy"},
-	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "EnvoyProxy"},
-	{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Kind: "SecurityPolicy"},
-	{Group: "serving.kserve.io", Version: "v1beta1", Kind: "InferenceService"},
-	{Version: "v1", Kind: "Secret"},
-	{Version: "v1", Kind: "Namespace"},
-}
+// childGVKs are every kind the operator writes, from the registry: the live side lists them all.
+var childGVKs = func() []schema.GroupVersionKind {
+	var out []schema.GroupVersionKind
+	for _, k := range kinds.All {
+		out = append(out, k.GVK)
+	}
+	return out
+}()
 
 func keyOf(u *unstructured.Unstructured) string {
 	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()

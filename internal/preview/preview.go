@@ -1,6 +1,6 @@
 // Package preview is `manager render`: it prints, offline, every object the operator would create for
 // a GenAIPlatform, grouped by the cluster it goes to. It runs the controller's own code: the Secrets are
-// resolved by controllers.ResolveSecretInputs (the reconciler's credential, client key and model token
+// resolved by controllers.ObserveSecretsOffline (the reconciler's credential, client key and model token
 // code) and the objects come from controllers/render.Render, so that the preview cannot drift from what
 // the operator does.
 //
@@ -27,13 +27,13 @@ import (
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/config/crd"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 )
 
@@ -69,7 +69,7 @@ type Options struct {
 // Platform is the preview of one GenAIPlatform.
 type Platform struct {
 	Platform *platformv1.GenAIPlatform
-	Secrets  controllers.SecretInputs
+	Facts    facts.Facts
 	Output   render.Output
 	// SecretsSource says where the Secrets came from.
 	SecretsSource string
@@ -108,8 +108,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, pv := range previews {
-		if pv.Secrets.Invalid != nil {
-			fmt.Fprintf(stderr, "render: GenAIPlatform %s/%s is invalid: %s\n", pv.Platform.Namespace, pv.Platform.Name, pv.Secrets.Invalid.Message)
+		if pv.Facts.Invalid != nil {
+			fmt.Fprintf(stderr, "render: GenAIPlatform %s/%s is invalid: %s\n", pv.Platform.Namespace, pv.Platform.Name, pv.Facts.Invalid.Message)
 			return 1
 		}
 	}
@@ -128,11 +128,11 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 			return nil, err
 		}
 		for _, file := range files {
-			ps, _, err := readFile(file, true)
+			docs, err := ReadFile(file)
 			if err != nil {
 				return nil, err
 			}
-			platforms = append(platforms, ps...)
+			platforms = append(platforms, docs.Platforms...)
 		}
 	}
 	if len(platforms) == 0 {
@@ -147,14 +147,13 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 		secrets = append(secrets, s...)
 	}
 
-	scheme := controllers.NewScheme()
 	out := make([]Platform, 0, len(platforms))
 	for _, p := range platforms {
 		if p.Namespace == "" {
 			p.Namespace = opts.Namespace
 		}
 		pv := Platform{Platform: p}
-		var visible []client.Object
+		var visible []*corev1.Secret
 		if len(opts.SecretsFrom) > 0 {
 			pv.SecretsSource = "read from " + strings.Join(opts.SecretsFrom, ", ")
 			visible = secretsInNamespace(secrets, p.Namespace)
@@ -162,43 +161,38 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 			pv.SecretsSource = "not given (--secrets-from): every Secret the platform references is assumed to exist and hold the key it names"
 			visible = placeholderSecrets(p)
 		}
-		// The reconciler reads Secrets through a client; here the client is an in-memory cluster that
-		// holds only these Secrets (and no managed Secrets: the preview is the first reconcile).
-		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(visible...).Build()
-		pv.Secrets = controllers.ResolveSecretInputs(ctx, c, p)
-		if pv.Secrets.Invalid == nil {
-			pv.Output = render.Render(Input(p, pv.Secrets))
+		// The reconciler's own Secret code, on an in-memory cluster that holds only these Secrets (and no
+		// managed Secrets: the preview is the first reconcile).
+		pv.Facts = controllers.ObserveSecretsOffline(ctx, p, visible)
+		if pv.Facts.Invalid == nil {
+			AssumeClusterFacts(p, &pv.Facts)
+			pv.Output = render.Render(render.Input{Platform: p, Facts: pv.Facts})
 		}
 		out = append(out, pv)
 	}
 	return out, nil
 }
 
-// Input is render's input for the preview: the Secrets as resolved, and the optimistic facts.
-func Input(p *platformv1.GenAIPlatform, s controllers.SecretInputs) render.Input {
-	in := render.Input{
-		Platform: p, Credentials: s.Credentials, ModelTokens: s.ModelTokens, ClientKeys: s.ClientKeys,
-		ClusterKeys: map[string]render.ClusterKey{}, TierTwoAddresses: map[string]string{},
-		PlacementReady: map[string]bool{}, OwnNamespaces: map[string]bool{},
-	}
+// AssumeClusterFacts adds to the facts what only a live cluster knows, optimistically: every model
+// cluster answers with an address and a namespace the operator makes, every placement is Ready.
+func AssumeClusterFacts(p *platformv1.GenAIPlatform, f *facts.Facts) {
 	for _, mc := range p.Spec.ModelClusters {
 		// The operator generates each cluster's key on its first reconcile and records the rotation
 		// request it acted on; the key itself only ever appears in Secrets, which are redacted.
-		in.ClusterKeys[mc.Name] = render.ClusterKey{Current: placeholderValue, Token: p.Annotations[render.AnnotationRotateClusterKeys]}
-		in.OwnNamespaces[mc.Name] = true
+		cf := facts.Cluster{Key: &facts.ClusterKey{Current: placeholderValue, Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}}
 		if mc.Address == nil {
-			in.TierTwoAddresses[mc.Name] = TierTwoAddress(mc.Name)
+			cf.Address = TierTwoAddress(mc.Name)
 		}
+		f.SetCluster(mc.Name, cf)
 	}
 	for _, m := range p.Spec.Models {
 		if m.SelfHosted == nil {
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			in.PlacementReady[render.PlacementKey(m.Name, pl.Cluster, pl.NodePool)] = true
+			f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}, Exists: true, Ready: true})
 		}
 	}
-	return in
 }
 
 // Write prints the previews: per platform a header comment (assumptions, problems, routes), then Tier
@@ -211,12 +205,12 @@ func Write(w io.Writer, previews []Platform) error {
 			b.WriteString("\n")
 		}
 		header(&b, pv)
-		if pv.Secrets.Invalid != nil {
+		if pv.Facts.Invalid != nil {
 			continue
 		}
 		p := pv.Platform
 		fmt.Fprintf(&b, "%sTier One: the GenAIPlatform's own cluster\n", GroupMarker)
-		if err := writeObjects(&b, scheme, pv.Output.TierOne); err != nil {
+		if err := writeObjects(&b, scheme, pv.Output.In("")); err != nil {
 			return err
 		}
 		for _, mc := range p.Spec.ModelClusters {
@@ -225,7 +219,7 @@ func Write(w io.Writer, previews []Platform) error {
 				where = "the cluster of kubeconfig Secret " + ref.Name
 			}
 			fmt.Fprintf(&b, "%smodel cluster %s: %s, namespace %s\n", GroupMarker, mc.Name, where, render.ModelClusterNamespace(&mc))
-			if err := writeObjects(&b, scheme, pv.Output.ModelClusters[mc.Name]); err != nil {
+			if err := writeObjects(&b, scheme, pv.Output.In(mc.Name)); err != nil {
 				return err
 			}
 		}
@@ -245,9 +239,9 @@ func header(b *bytes.Buffer, pv Platform) {
 	line("")
 	line("Secrets: %s.", pv.SecretsSource)
 	line("Secret values are never printed: every value of a Secret's data is %s.", Redacted)
-	if pv.Secrets.Invalid != nil {
+	if pv.Facts.Invalid != nil {
 		line("")
-		line("The operator creates nothing for this platform: %s", pv.Secrets.Invalid.Message)
+		line("The operator creates nothing for this platform: %s", pv.Facts.Invalid.Message)
 		return
 	}
 	line("")
@@ -260,15 +254,15 @@ func header(b *bytes.Buffer, pv Platform) {
 	line("- ownerReferences carry no uid: the API server assigns the GenAIPlatform's.")
 	var problems []string
 	for _, pr := range p.Spec.Providers {
-		if prob, ok := pv.Secrets.ProviderProblems[pr.Name]; ok {
+		if prob, ok := pv.Facts.Secrets.ProviderProblems[pr.Name]; ok {
 			problems = append(problems, fmt.Sprintf("provider %s (%s): %s; its objects are left out", pr.Name, prob.Reason, prob.Message))
 		}
 	}
-	if prob := pv.Secrets.ClientKeysProblem; prob != nil {
+	if prob := pv.Facts.Secrets.ClientKeysProblem; prob != nil {
 		problems = append(problems, fmt.Sprintf("client API keys (%s): %s", prob.Reason, prob.Message))
 	}
 	for _, m := range p.Spec.Models {
-		if prob, ok := pv.Secrets.ModelProblems[m.Name]; ok {
+		if prob, ok := pv.Facts.Secrets.ModelProblems[m.Name]; ok {
 			problems = append(problems, fmt.Sprintf("model %s (%s): %s", m.Name, prob.Reason, prob.Message))
 		}
 	}
@@ -287,7 +281,11 @@ func header(b *bytes.Buffer, pv Platform) {
 			line("- %s: none (no usable backend)", m.Name)
 			continue
 		}
-		line("- %s: %s", m.Name, strings.Join(routes, ", "))
+		shown := make([]string, 0, len(routes))
+		for _, r := range routes {
+			shown = append(shown, r.String())
+		}
+		line("- %s: %s", m.Name, strings.Join(shown, ", "))
 	}
 }
 
@@ -336,14 +334,23 @@ func redact(secret map[string]any) {
 	}
 }
 
-// readFile reads the GenAIPlatforms (withPlatforms) and the Secrets of a YAML or JSON file.
-func readFile(path string, withPlatforms bool) ([]*platformv1.GenAIPlatform, []*corev1.Secret, error) {
+// Documents are the objects of one YAML or JSON file that the preview (and the golden tests) read.
+type Documents struct {
+	Platforms []*platformv1.GenAIPlatform
+	Secrets   []*corev1.Secret
+	// Facts is a `kind: Facts` document, parsed strictly: what the reconciler would have observed about
+	// the platform's clusters (the golden tests' way to give what only a live cluster knows).
+	Facts *facts.Facts
+}
+
+// ReadFile reads the GenAIPlatforms (with the CRD's defaults, parsed strictly), the Secrets and the Facts
+// document of a YAML or JSON file. Other kinds are ignored.
+func ReadFile(path string) (Documents, error) {
+	var out Documents
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return out, err
 	}
-	var platforms []*platformv1.GenAIPlatform
-	var secrets []*corev1.Secret
 	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	for doc := 1; ; doc++ {
 		var raw map[string]any
@@ -351,48 +358,64 @@ func readFile(path string, withPlatforms bool) ([]*platformv1.GenAIPlatform, []*
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return nil, nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
+			return out, fmt.Errorf("%s: document %d: %w", path, doc, err)
 		}
-		switch {
-		case raw == nil:
-		case withPlatforms && raw["kind"] == "GenAIPlatform" && raw["apiVersion"] == platformv1.GroupVersion.String():
-			// The API server's schema defaults, so that render sees what the reconciler sees.
-			if err := crd.Default(raw); err != nil {
-				return nil, nil, err
-			}
-			j, err := sigyaml.Marshal(raw)
-			if err != nil {
-				return nil, nil, err
-			}
-			p := &platformv1.GenAIPlatform{}
-			if err := sigyaml.UnmarshalStrict(j, p); err != nil {
-				return nil, nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
-			}
-			if p.Name == "" {
-				return nil, nil, fmt.Errorf("%s: document %d: a GenAIPlatform without metadata.name", path, doc)
-			}
-			platforms = append(platforms, p)
-		case raw["kind"] == "Secret" && raw["apiVersion"] == "v1":
-			j, err := sigyaml.Marshal(raw)
-			if err != nil {
-				return nil, nil, err
-			}
-			s := &corev1.Secret{}
-			if err := sigyaml.Unmarshal(j, s); err != nil {
-				return nil, nil, fmt.Errorf("%s: document %d: %w", path, doc, err)
-			}
-			// stringData is write-only: the API server merges it into data, and so does the preview.
-			for k, v := range s.StringData {
-				if s.Data == nil {
-					s.Data = map[string][]byte{}
-				}
-				s.Data[k] = []byte(v)
-			}
-			s.StringData = nil
-			secrets = append(secrets, s)
+		if err := out.add(raw); err != nil {
+			return out, fmt.Errorf("%s: document %d: %w", path, doc, err)
 		}
 	}
-	return platforms, secrets, nil
+	return out, nil
+}
+
+func (d *Documents) add(raw map[string]any) error {
+	switch {
+	case raw == nil:
+	case raw["kind"] == "GenAIPlatform" && raw["apiVersion"] == platformv1.GroupVersion.String():
+		// The API server's schema defaults, so that render sees what the reconciler sees.
+		if err := crd.Default(raw); err != nil {
+			return err
+		}
+		p := &platformv1.GenAIPlatform{}
+		if err := strict(raw, p); err != nil {
+			return err
+		}
+		if p.Name == "" {
+			return errors.New("a GenAIPlatform without metadata.name")
+		}
+		d.Platforms = append(d.Platforms, p)
+	case raw["kind"] == "Secret" && raw["apiVersion"] == "v1":
+		j, err := sigyaml.Marshal(raw)
+		if err != nil {
+			return err
+		}
+		s := &corev1.Secret{}
+		if err := sigyaml.Unmarshal(j, s); err != nil {
+			return err
+		}
+		// stringData is write-only: the API server merges it into data, and so does the preview.
+		for k, v := range s.StringData {
+			if s.Data == nil {
+				s.Data = map[string][]byte{}
+			}
+			s.Data[k] = []byte(v)
+		}
+		s.StringData = nil
+		d.Secrets = append(d.Secrets, s)
+	case raw["kind"] == "Facts":
+		delete(raw, "kind")
+		d.Facts = &facts.Facts{}
+		return strict(raw, d.Facts)
+	}
+	return nil
+}
+
+// strict decodes a document into a typed value, refusing fields the type does not have.
+func strict(raw map[string]any, into any) error {
+	j, err := sigyaml.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	return sigyaml.UnmarshalStrict(j, into)
 }
 
 // readSecrets reads the Secrets of a file, or of the YAML and JSON files of a directory.
@@ -403,11 +426,11 @@ func readSecrets(path string) ([]*corev1.Secret, error) {
 	}
 	var out []*corev1.Secret
 	for _, f := range files {
-		_, s, err := readFile(f, false)
+		docs, err := ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s...)
+		out = append(out, docs.Secrets...)
 	}
 	return out, nil
 }
@@ -441,7 +464,7 @@ func yamlFiles(path string) ([]string, error) {
 // secretsInNamespace are the Secrets a platform in ns can see: those of ns, and those that name no
 // namespace (they would be applied to the platform's, as with kubectl apply -n). Of two Secrets with the
 // same name, the one read last wins, as when applying the files in order.
-func secretsInNamespace(secrets []*corev1.Secret, ns string) []client.Object {
+func secretsInNamespace(secrets []*corev1.Secret, ns string) []*corev1.Secret {
 	byName := map[string]*corev1.Secret{}
 	var names []string
 	for _, s := range secrets {
@@ -455,7 +478,7 @@ func secretsInNamespace(secrets []*corev1.Secret, ns string) []client.Object {
 		c.Namespace = ns
 		byName[s.Name] = c
 	}
-	out := make([]client.Object, 0, len(names))
+	out := make([]*corev1.Secret, 0, len(names))
 	for _, n := range names {
 		out = append(out, byName[n])
 	}
@@ -465,7 +488,7 @@ func secretsInNamespace(secrets []*corev1.Secret, ns string) []client.Object {
 // placeholderSecrets stand for the Secrets a platform references when none are given: each holds the
 // key each reference names (or the conventional key), with a placeholder value. The clients' API key
 // Secret holds one placeholder client.
-func placeholderSecrets(p *platformv1.GenAIPlatform) []client.Object {
+func placeholderSecrets(p *platformv1.GenAIPlatform) []*corev1.Secret {
 	keys := map[string]map[string]bool{}
 	add := func(ref *platformv1.SecretKeyReference, conventional string) {
 		if ref == nil || (ref.Namespace != "" && ref.Namespace != p.Namespace) {
@@ -498,7 +521,7 @@ func placeholderSecrets(p *platformv1.GenAIPlatform) []client.Object {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	out := make([]client.Object, 0, len(names))
+	out := make([]*corev1.Secret, 0, len(names))
 	for _, n := range names {
 		data := map[string][]byte{}
 		for k := range keys[n] {

@@ -3,8 +3,6 @@ package preview_test
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,19 +41,11 @@ func parse(t testing.TB, out string) []Group {
 			doc.Reset()
 			return
 		}
-		dec := yaml.NewYAMLOrJSONDecoder(strings.NewReader(doc.String()), 4096)
-		for {
-			u := &unstructured.Unstructured{}
-			if err := dec.Decode(&u.Object); err != nil {
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				t.Fatalf("the output is not YAML: %v\n%s", err, doc.String())
-			}
-			if len(u.Object) > 0 {
-				groups[len(groups)-1].Objects = append(groups[len(groups)-1].Objects, u)
-			}
+		objs, err := testenv.DecodeObjects([]byte(doc.String()))
+		if err != nil {
+			t.Fatalf("the output is not YAML: %v\n%s", err, doc.String())
 		}
+		groups[len(groups)-1].Objects = append(groups[len(groups)-1].Objects, objs...)
 		doc.Reset()
 	}
 	for _, line := range strings.Split(out, "\n") {

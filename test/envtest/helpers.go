@@ -48,12 +48,18 @@ func (s *SyncBuffer) String() string {
 	return s.buf.String()
 }
 
-// ReadObjects reads every object of a multi-document YAML (or JSON) file; empty documents are skipped.
+// ReadObjects decodes every object of a multi-document YAML or JSON file.
 func ReadObjects(file string) ([]*unstructured.Unstructured, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
+	return DecodeObjects(b)
+}
+
+// DecodeObjects decodes every object of a multi-document YAML or JSON stream; empty documents are
+// skipped.
+func DecodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
 	for {

@@ -94,6 +94,7 @@ func Nodes(pools []NodePool) ([]*corev1.Node, error) {
 				Spec: corev1.NodeSpec{Taints: p.Taints},
 				Status: corev1.NodeStatus{
 					Capacity: capacity, Allocatable: capacity.DeepCopy(),
+					//lint:ignore SA1019 a fake node reports what real kubelets of this version still do
 					NodeInfo: corev1.NodeSystemInfo{Architecture: "amd64", OperatingSystem: "linux", KubeletVersion: "fake", KubeProxyVersion: "fake"},
 				},
 			})

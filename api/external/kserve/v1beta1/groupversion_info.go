@@ -27,6 +27,7 @@ var (
 	GroupVersion = schema.GroupVersion{Group: GroupName, Version: "v1beta1"}
 
 	// SchemeBuilder registers this package's kinds with a scheme.
+	//lint:ignore SA1019 kubebuilder layout: the generated types register with it (init Register calls); the API packages are imported only by this operator
 	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
 
 	// AddToScheme adds this package's kinds to a scheme.

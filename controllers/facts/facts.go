@@ -1,0 +1,184 @@
+// Package facts holds what the reconciler observed about a platform's world before rendering: the
+// values of the Secrets it references, each model cluster's address, key and reachability, and each
+// placement's readiness. It is the one input render and status take besides the platform itself.
+//
+// The reconciler fills it from the clusters, `manager render` from files and assumptions, and the golden
+// tests from a `kind: Facts` document parsed strictly into this type (Secret values excepted: those come
+// from the Secrets in the same file, resolved by the reconciler's own code, and are never serialized).
+package facts
+
+import "slices"
+
+// Facts is everything observed about one platform's world.
+type Facts struct {
+	// Secrets are the values read from the Secrets the platform references, and their problems.
+	Secrets Secrets `json:"-"`
+
+	// Clusters are the model clusters' observed state, by model cluster name.
+	Clusters map[string]Cluster `json:"clusters,omitempty"`
+
+	// Placements are the self-hosted placements' InferenceServices as KServe reports them.
+	Placements []Placement `json:"placements,omitempty"`
+
+	// Invalid, when set, is a spec error the API server cannot see (a reference to another namespace's
+	// Secret): nothing is rendered.
+	Invalid *Problem `json:"-"`
+}
+
+// Secrets are the values of the Secrets a platform references. Values never leave them except into the
+// managed Secrets render writes; problems never hold values.
+type Secrets struct {
+	// Credentials are the managed credential Secrets' data, by provider name, already in the key layout
+	// BackendSecurityPolicy expects. A provider that needs a Secret and has no entry is left out of the
+	// routes (its problem says why), so that one broken Secret never breaks the routes of the others.
+	Credentials      map[string]map[string][]byte
+	ProviderProblems map[string]Problem
+
+	// ClientKeys are the clients' API keys (client id -> key) from spec.gateway.clientAuth.apiKeys.
+	ClientKeys        map[string][]byte
+	ClientKeysProblem *Problem
+
+	// ModelTokens are self-hosted models' download credentials, by model name.
+	ModelTokens   map[string][]byte
+	ModelProblems map[string]Problem
+}
+
+// Cluster is the observed state of one model cluster.
+type Cluster struct {
+	// Address is the Tier Two Gateway's status address (the last one seen, when the cluster does not
+	// answer now).
+	Address string `json:"address,omitempty"`
+	// Key is the Tier One -> Tier Two key state. A cluster without a key gets no link.
+	Key *ClusterKey `json:"key,omitempty"`
+	// ForeignNamespace: the model namespace exists and the operator did not create it, so it is not
+	// the operator's to create or delete.
+	ForeignNamespace bool `json:"foreignNamespace,omitempty"`
+	// Unreachable: the cluster's API server does not answer now. Tier One keeps its link objects (so a
+	// blip does not churn them) but routes nothing there.
+	Unreachable bool `json:"unreachable,omitempty"`
+	// Problem is why the cluster cannot be used (unreachable, kubeconfig invalid, CRDs missing).
+	Problem *Problem `json:"problem,omitempty"`
+	// Rotating: a key rotation step is under way; the reconciler comes back soon.
+	Rotating bool `json:"-"`
+}
+
+// ClusterKey is the state of one model cluster's Tier One -> Tier Two key.
+type ClusterKey struct {
+	// Current is the key Tier One sends.
+	Current string `json:"current"`
+	// Next is staged: Tier Two admits it before Tier One switches to it.
+	Next string `json:"next,omitempty"`
+	// Previous is retiring: Tier One has moved off it, Tier Two still admits it for a grace period.
+	Previous string `json:"previous,omitempty"`
+	// Token is the last rotation request acted upon.
+	Token string `json:"token,omitempty"`
+	// SwitchedAt is when Tier One switched to Current (RFC 3339), empty when no rotation is under way.
+	SwitchedAt string `json:"switchedAt,omitempty"`
+}
+
+// Admitted are the keys Tier Two accepts: every key Tier One uses or may use during a rotation.
+func (k ClusterKey) Admitted() []string {
+	var out []string
+	for _, v := range []string{k.Current, k.Next, k.Previous} {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// PlacementID names one placement of a self-hosted model.
+type PlacementID struct {
+	Model    string `json:"model"`
+	Cluster  string `json:"cluster"`
+	NodePool string `json:"nodePool"`
+}
+
+// Placement is the observed state of one placement's InferenceService.
+type Placement struct {
+	PlacementID `json:",inline"`
+	Exists      bool   `json:"exists,omitempty"`
+	Ready       bool   `json:"ready"`
+	Reason      string `json:"reason,omitempty"`
+	Message     string `json:"message,omitempty"`
+}
+
+// Placement returns the observed state of one placement, and whether it was observed.
+func (f *Facts) Placement(id PlacementID) (Placement, bool) {
+	i := slices.IndexFunc(f.Placements, func(p Placement) bool { return p.PlacementID == id })
+	if i < 0 {
+		return Placement{}, false
+	}
+	return f.Placements[i], true
+}
+
+// PlacementReady says whether a placement's InferenceService is Ready.
+func (f *Facts) PlacementReady(id PlacementID) bool {
+	p, _ := f.Placement(id)
+	return p.Ready
+}
+
+// Cluster returns a model cluster's facts (the zero value when none were observed).
+func (f *Facts) Cluster(name string) Cluster { return f.Clusters[name] }
+
+// SetCluster records a model cluster's facts.
+func (f *Facts) SetCluster(name string, c Cluster) {
+	if f.Clusters == nil {
+		f.Clusters = map[string]Cluster{}
+	}
+	f.Clusters[name] = c
+}
+
+// Problem is a reason and a message for a part that is not ready. Messages never hold Secret values.
+type Problem struct {
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	// Stalled marks problems only a human can fix (a missing Secret, an invalid spec): kstatus' Stalled.
+	Stalled bool `json:"stalled,omitempty"`
+}
+
+// The Tier One key Secret of a model cluster holds the key state: render writes it, the reconciler reads
+// it back on the next reconcile. BackendSecurityPolicy's APIKey reads KeyCurrent; the other keys and the
+// annotations record a rotation under way.
+const (
+	KeyCurrent              = "apiKey"
+	keyNext                 = "next"
+	keyPrevious             = "previous"
+	annotationRotationToken = "platform.genai.dev/rotation-token"
+	annotationKeySwitchedAt = "platform.genai.dev/key-switched-at"
+)
+
+// SecretData is the key Secret's data for this state.
+func (k ClusterKey) SecretData() map[string][]byte {
+	data := map[string][]byte{KeyCurrent: []byte(k.Current)}
+	if k.Next != "" {
+		data[keyNext] = []byte(k.Next)
+	}
+	if k.Previous != "" {
+		data[keyPrevious] = []byte(k.Previous)
+	}
+	return data
+}
+
+// SecretAnnotations are the key Secret's annotations for this state (nil when there is nothing to record).
+func (k ClusterKey) SecretAnnotations() map[string]string {
+	if k.Token == "" && k.SwitchedAt == "" {
+		return nil
+	}
+	a := map[string]string{}
+	if k.Token != "" {
+		a[annotationRotationToken] = k.Token
+	}
+	if k.SwitchedAt != "" {
+		a[annotationKeySwitchedAt] = k.SwitchedAt
+	}
+	return a
+}
+
+// ClusterKeyFromSecret reads a key state back from the key Secret's data and annotations.
+func ClusterKeyFromSecret(data map[string][]byte, annotations map[string]string) ClusterKey {
+	return ClusterKey{
+		Current: string(data[KeyCurrent]), Next: string(data[keyNext]), Previous: string(data[keyPrevious]),
+		Token: annotations[annotationRotationToken], SwitchedAt: annotations[annotationKeySwitchedAt],
+	}
+}

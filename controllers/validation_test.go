@@ -36,6 +36,7 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 		{"openai without credentials", gw + "providers: [{name: a, type: OpenAI}]", "credentials is required"},
 		{"azure with both key and entra", gw + "providers: [{name: a, type: AzureOpenAI, hostname: x.openai.azure.com, credentials: {secretRef: {name: s}}, azure: {clientID: c, tenantID: t, clientSecretRef: {name: s}}}]", "exactly one of credentials"},
 		{"azure entra on openai", gw + "providers: [{name: a, type: OpenAI, credentials: {secretRef: {name: s}}, azure: {clientID: c, tenantID: t, clientSecretRef: {name: s}}}]", "azure is allowed only"},
+		{"apiVersion on a type without one", gw + "providers: [{name: a, type: Anthropic, apiVersion: '2023-06-01', credentials: {secretRef: {name: s}}}]", "apiVersion is used only by types AzureOpenAI"},
 		{"credentials on bedrock", gw + "providers: [{name: a, type: AWSBedrock, aws: {region: us-east-1}, credentials: {secretRef: {name: s}}}]", "credentials is not used"},
 		{"model without backend", gw + "models: [{name: m}]", "selfHosted or at least one entry in routes"},
 		{"route to unknown provider", gw + "models: [{name: m, routes: [{provider: nope}]}]", "spec.models[].routes[].provider"},

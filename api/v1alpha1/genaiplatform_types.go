@@ -310,6 +310,7 @@ const (
 // +kubebuilder:validation:XValidation:rule="self.type == 'AzureOpenAI' || !has(self.azure)",message="azure is allowed only for type AzureOpenAI"
 // +kubebuilder:validation:XValidation:rule="self.type != 'AzureOpenAI' || (has(self.credentials) != has(self.azure))",message="type AzureOpenAI needs exactly one of credentials (an API key) or azure (Entra ID)"
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic', 'Cohere']) || has(self.credentials)",message="credentials is required for types OpenAI, Anthropic and Cohere"
+// +kubebuilder:validation:XValidation:rule="!has(self.apiVersion) || self.type in ['AzureOpenAI', 'GCPAnthropic']",message="apiVersion is used only by types AzureOpenAI (the api-version) and GCPAnthropic (the anthropic_version): the other types' APIs are not versioned this way"
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['AWSBedrock', 'GCPVertexAI', 'GCPAnthropic']) || !has(self.credentials)",message="credentials is not used for AWSBedrock, GCPVertexAI and GCPAnthropic: set aws.credentialsSecretRef or gcp.credentialsSecretRef"
 type ProviderSpec struct {
 	// Name identifies the provider in routes; a DNS label.
@@ -337,8 +338,9 @@ type ProviderSpec struct {
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
 
-	// APIVersion is the provider API version where the provider needs one (AzureOpenAI:
-	// "2025-01-01-preview"; GCPAnthropic: the Anthropic version). Empty: the gateway's default.
+	// APIVersion is the provider API version, for the types that have one: AzureOpenAI's api-version
+	// (empty: 2024-10-21, the current GA version) and GCPAnthropic's anthropic_version (empty:
+	// vertex-2023-10-16). Refused for the other types.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	APIVersion string `json:"apiVersion,omitempty"`

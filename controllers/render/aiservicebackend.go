@@ -27,22 +27,46 @@ func providerAIServiceBackend(p *platformv1.GenAIPlatform, pr *platformv1.Provid
 	}
 }
 
-// providerSchema maps a provider type to Envoy AI Gateway's API schema.
+// Versions used when a provider's spec names none: Envoy AI Gateway v1.1 has no default and pastes the
+// empty string into the upstream request.
+const (
+	// DefaultAzureOpenAIAPIVersion is Azure OpenAI's current GA data-plane API version
+	// (api-version=2024-10-21); a preview version must be asked for.
+	DefaultAzureOpenAIAPIVersion = "2024-10-21"
+	// DefaultGCPAnthropicVersion is the anthropic_version Claude on Vertex AI requires in the body.
+	DefaultGCPAnthropicVersion = "vertex-2023-10-16"
+)
+
+// cohereOpenAIPrefix is where Cohere serves its OpenAI-compatible API (chat completions, embeddings).
+const cohereOpenAIPrefix = "compatibility/v1"
+
+// providerSchema maps a provider type to the Envoy AI Gateway API schema that serves OpenAI-API clients.
+//
+// Envoy AI Gateway v1.1 translates /v1/chat/completions only for the OpenAI, AzureOpenAI, AWSBedrock,
+// GCPVertexAI and GCPAnthropic schemas (internal/endpointspec, ChatCompletionsEndpointSpec): its
+// Anthropic schema serves Anthropic's native /v1/messages only, and its Cohere schema rerank only. So
+// Anthropic and Cohere are reached through their own OpenAI-compatible APIs, which serve chat
+// completions (and Cohere's embeddings); Anthropic's native /v1/messages requests are then translated to
+// chat completions by the gateway.
 func providerSchema(pr *platformv1.ProviderSpec) aigv1b1.VersionedAPISchema {
 	s := aigv1b1.VersionedAPISchema{}
 	switch pr.Type {
 	case platformv1.ProviderAzureOpenAI:
 		s.Name = aigv1b1.APISchemaAzureOpenAI
+		s.Version = ptr.To(DefaultAzureOpenAIAPIVersion)
 	case platformv1.ProviderAnthropic:
-		s.Name = aigv1b1.APISchemaAnthropic
+		// https://api.anthropic.com/v1/chat/completions: the schema's default prefix is v1.
+		s.Name = aigv1b1.APISchemaOpenAI
 	case platformv1.ProviderAWSBedrock:
 		s.Name = aigv1b1.APISchemaAWSBedrock
 	case platformv1.ProviderGCPVertexAI:
 		s.Name = aigv1b1.APISchemaGCPVertexAI
 	case platformv1.ProviderGCPAnthropic:
 		s.Name = aigv1b1.APISchemaGCPAnthropic
+		s.Version = ptr.To(DefaultGCPAnthropicVersion)
 	case platformv1.ProviderCohere:
-		s.Name = aigv1b1.APISchemaCohere
+		s.Name = aigv1b1.APISchemaOpenAI
+		s.Prefix = ptr.To(cohereOpenAIPrefix)
 	case platformv1.ProviderOpenAICompatible:
 		s.Name = aigv1b1.APISchemaOpenAI
 		prefix := pr.PathPrefix

@@ -43,10 +43,9 @@ func providerBackendSecurityPolicy(p *platformv1.GenAIPlatform, pr *platformv1.P
 	case pr.Type == platformv1.ProviderAzureOpenAI:
 		spec.Type = aigv1b1.BackendSecurityPolicyTypeAzureAPIKey
 		spec.AzureAPIKey = &aigv1b1.BackendSecurityPolicyAzureAPIKey{SecretRef: &secret}
-	case pr.Type == platformv1.ProviderAnthropic:
-		spec.Type = aigv1b1.BackendSecurityPolicyTypeAnthropicAPIKey
-		spec.AnthropicAPIKey = &aigv1b1.BackendSecurityPolicyAnthropicAPIKey{SecretRef: &secret}
 	default:
+		// Anthropic too: its OpenAI-compatible API takes the key as a bearer token, as OpenAI's SDKs
+		// send it.
 		spec.Type = aigv1b1.BackendSecurityPolicyTypeAPIKey
 		spec.APIKey = &aigv1b1.BackendSecurityPolicyAPIKey{SecretRef: &secret}
 	}

@@ -56,7 +56,7 @@ func providerHostname(pr *platformv1.ProviderSpec) string {
 		}
 	case platformv1.ProviderGCPVertexAI, platformv1.ProviderGCPAnthropic:
 		if pr.GCP != nil {
-			return pr.GCP.Region + "-aiplatform.googleapis.com"
+			return VertexAIHostname(pr.GCP.Region)
 		}
 	}
 	return ""
@@ -82,4 +82,13 @@ func PickSecretKey(data map[string][]byte, refKey, conventionalKey string) (stri
 		}
 	}
 	return key, len(data[key]) > 0
+}
+
+// VertexAIHostname is Vertex AI's API host for a region: <region>-aiplatform.googleapis.com, except the
+// global endpoint, which has no region prefix (https://cloud.google.com/vertex-ai/generative-ai/docs/learn/locations#global-endpoint).
+func VertexAIHostname(region string) string {
+	if region == "global" {
+		return "aiplatform.googleapis.com"
+	}
+	return region + "-aiplatform.googleapis.com"
 }

@@ -71,21 +71,10 @@ type GenAIPlatformReconciler struct {
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaiplatforms/finalizers,verbs=update
-// Secrets: get for the referenced ones (read directly, never cached); list and watch for the
-// label-filtered cache of the managed copies and the metadata-only informer that notices a referenced
-// Secret's change; create, patch and delete for the managed copies (a server-side apply that creates an
-// object is authorized as create). No update: every write is a server-side apply, never a PUT.
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=gatewayclasses;gateways;backendtlspolicies,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=envoyproxies;clienttrafficpolicies;backends,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=securitypolicies;backendtrafficpolicies,verbs=get;list;watch;create;update;patch;delete
+// Child kinds: their RBAC markers sit with their entries in the registry (controllers/kinds).
 // +kubebuilder:rbac:groups="",resources=pods,verbs=list
-// +kubebuilder:rbac:groups=serving.kserve.io,resources=inferenceservices,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=aigateway.envoyproxy.io,resources=aigatewayroutes;aiservicebackends;backendsecuritypolicies;gatewayconfigs,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 
 // Reconcile runs the pipeline for one platform.

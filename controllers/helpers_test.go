@@ -20,19 +20,11 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
-// childGVKs are every kind the operator writes, from the registry: the live side lists them all.
-var childGVKs = func() []schema.GroupVersionKind {
-	var out []schema.GroupVersionKind
-	for _, k := range kinds.All {
-		out = append(out, k.GVK)
-	}
-	return out
-}()
+var childGVKs = testenv.ChildGVKs()
 
 // liveChildren lists the platform's labelled objects in the cluster, as "Kind/namespace/name".
 func liveChildren(t *testing.T, p *platformv1.GenAIPlatform) []string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,10 +200,8 @@ func nonEmpty(s, fallback string) string {
 }
 
 func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClusterSpec {
-	for i := range p.Spec.ModelClusters {
-		if p.Spec.ModelClusters[i].Name == name {
-			return &p.Spec.ModelClusters[i]
-		}
+	if i := slices.IndexFunc(p.Spec.ModelClusters, func(mc platformv1.ModelClusterSpec) bool { return mc.Name == name }); i >= 0 {
+		return &p.Spec.ModelClusters[i]
 	}
 	return nil
 }

@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
@@ -52,20 +51,7 @@ func startModelCluster(t *testing.T, name string) *modelClusterEnv {
 	}
 	// A fixed certificate directory: a restart then keeps the serving and client CAs.
 	env.ControlPlane.GetAPIServer().CertDir = t.TempDir()
-	cfg, err := env.Start()
-	if err != nil {
-		_ = env.Stop()
-		t.Fatalf("starting model cluster %s: %v", name, err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme := controllers.NewScheme()
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, admin := testenv.StartWithAdmin(t, env)
 	mc := &modelClusterEnv{name: name, env: env, admin: admin, cfg: cfg}
 	mc.applyFiles(t, "service_account.yaml", "role.yaml", "role_binding.yaml")
 	return mc

@@ -287,14 +287,22 @@ models:
 		return nil
 	})
 
+	// llamaRoutes checks llama's backends at Tier One and its predictors at Tier Two.
+	llamaRoutes := func(tierOne []string, tierTwo ...string) error {
+		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, tierOne) {
+			return fmt.Errorf("llama backends %v, want %v", got, tierOne)
+		}
+		if got := tierTwoBackends(t, p, mns, "llama"); !reflect.DeepEqual(got, tierTwo) {
+			return fmt.Errorf("tier two backends %v, want %v", got, tierTwo)
+		}
+		return nil
+	}
+
 	// KServe reports a: Ready. Tier One sends llama to the cluster with a's weight; Tier Two to a only.
 	setISVCReady(t, mns, isvcA, true, "", "")
 	eventually(t, 10*time.Second, func() error {
-		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/3/0", provider}) {
-			return fmt.Errorf("llama backends %v", got)
-		}
-		if got := tierTwoBackends(t, p, mns, "llama"); !reflect.DeepEqual(got, []string{render.PredictorServiceName(isvcA)}) {
-			return fmt.Errorf("tier two backends %v", got)
+		if err := llamaRoutes([]string{cluster + "/3/0", provider}, render.PredictorServiceName(isvcA)); err != nil {
+			return err
 		}
 		ms := modelStatus(getPlatform(t, p), "llama")
 		if ms == nil || !slices.Contains(ms.Routes, "cluster:east/a") || slices.Contains(ms.Routes, "cluster:east/b") {
@@ -306,25 +314,15 @@ models:
 	// b too: weights add up at Tier One, both predictors at Tier Two.
 	setISVCReady(t, mns, isvcB, true, "", "")
 	eventually(t, 10*time.Second, func() error {
-		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/4/0", provider}) {
-			return fmt.Errorf("llama backends %v", got)
-		}
-		if got := tierTwoBackends(t, p, mns, "llama"); len(got) != 2 {
-			return fmt.Errorf("tier two backends %v", got)
-		}
-		return nil
+		both := []string{render.PredictorServiceName(isvcA), render.PredictorServiceName(isvcB)}
+		slices.Sort(both)
+		return llamaRoutes([]string{cluster + "/4/0", provider}, both...)
 	})
 
 	// a crashes: it leaves the routes again.
 	setISVCReady(t, mns, isvcA, false, "ModelLoadFailed", "container exited with code 137")
 	eventually(t, 10*time.Second, func() error {
-		if got := ruleBackends(t, p, "llama"); !reflect.DeepEqual(got, []string{cluster + "/1/0", provider}) {
-			return fmt.Errorf("llama backends %v", got)
-		}
-		if got := tierTwoBackends(t, p, mns, "llama"); !reflect.DeepEqual(got, []string{render.PredictorServiceName(isvcB)}) {
-			return fmt.Errorf("tier two backends %v", got)
-		}
-		return nil
+		return llamaRoutes([]string{cluster + "/1/0", provider}, render.PredictorServiceName(isvcB))
 	})
 
 	// solo cannot be scheduled: not ready, with the scheduler's reason as KServe reports it.

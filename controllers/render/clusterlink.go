@@ -16,9 +16,15 @@ import (
 // records the rotation state), and the AIServiceBackend + Backend + BackendSecurityPolicy that send
 // requests to the cluster's Tier Two gateway with that key.
 
-func clusterKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k facts.ClusterKey) *corev1.Secret {
-	m := objectMeta(p, ClusterKeySecretName(p, mc.Name), "cluster-link")
+// linkMeta is the metadata of a link object: Tier One's, labelled with the model cluster it leads to.
+func linkMeta(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, name string) metav1.ObjectMeta {
+	m := objectMeta(p, name, "cluster-link")
 	m.Labels[LabelModelCluster] = mc.Name
+	return m
+}
+
+func clusterKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k facts.ClusterKey) *corev1.Secret {
+	m := linkMeta(p, mc, ClusterKeySecretName(p, mc.Name))
 	m.Annotations = k.SecretAnnotations()
 	return &corev1.Secret{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
@@ -35,21 +41,17 @@ func clusterBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec
 	} else {
 		ep.FQDN = &egv1a1.FQDNEndpoint{Hostname: host, Port: port}
 	}
-	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
-	m.Labels[LabelModelCluster] = mc.Name
 	return &egv1a1.Backend{
 		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindBackend},
-		ObjectMeta: m,
+		ObjectMeta: linkMeta(p, mc, ClusterBackendName(p, mc.Name)),
 		Spec:       egv1a1.BackendSpec{Endpoints: []egv1a1.BackendEndpoint{ep}},
 	}
 }
 
 func clusterAIServiceBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) *aigv1b1.AIServiceBackend {
-	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
-	m.Labels[LabelModelCluster] = mc.Name
 	return &aigv1b1.AIServiceBackend{
 		TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "AIServiceBackend"},
-		ObjectMeta: m,
+		ObjectMeta: linkMeta(p, mc, ClusterBackendName(p, mc.Name)),
 		Spec: aigv1b1.AIServiceBackendSpec{
 			// Tier Two speaks the OpenAI API (KServe's Hugging Face runtime behind it).
 			APISchema: aigv1b1.VersionedAPISchema{Name: aigv1b1.APISchemaOpenAI},
@@ -63,11 +65,9 @@ func clusterAIServiceBackend(p *platformv1.GenAIPlatform, mc *platformv1.ModelCl
 }
 
 func clusterBackendSecurityPolicy(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) *aigv1b1.BackendSecurityPolicy {
-	m := objectMeta(p, ClusterBackendName(p, mc.Name), "cluster-link")
-	m.Labels[LabelModelCluster] = mc.Name
 	return &aigv1b1.BackendSecurityPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "BackendSecurityPolicy"},
-		ObjectMeta: m,
+		ObjectMeta: linkMeta(p, mc, ClusterBackendName(p, mc.Name)),
 		Spec: aigv1b1.BackendSecurityPolicySpec{
 			TargetRefs: []gwapiv1.LocalPolicyTargetReference{{
 				Group: aigv1b1.GroupName, Kind: "AIServiceBackend", Name: gwapiv1.ObjectName(ClusterBackendName(p, mc.Name)),

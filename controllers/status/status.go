@@ -184,14 +184,15 @@ func fromProblem(p facts.Problem) cond {
 	return cond{reason: p.Reason, message: p.Message, stalled: p.Stalled}
 }
 
-// rollUp computes each named part's condition and the part type's overall one: the first part that is
-// not ready names it, and any stalled part stalls it.
-func rollUp(names []string, what, readyMessage string, condition func(string) cond) ([]platformv1.ComponentStatus, cond) {
-	out := make([]platformv1.ComponentStatus, 0, len(names))
-	overall := cond{ok: true, reason: ReasonReady, message: readyMessage}
-	for _, name := range names {
+// rollUp computes each part's condition and the part type's overall one: the first part that is not
+// ready names it, and any stalled part stalls it. wrap makes the part's status entry.
+func rollUp[S, T any](parts []S, nameOf func(S) string, what string, condition func(string) cond, wrap func(platformv1.ComponentStatus) T) ([]T, cond) {
+	out := make([]T, 0, len(parts))
+	overall := cond{ok: true, reason: ReasonReady, message: fmt.Sprintf("%d %ss ready", len(parts), what)}
+	for _, part := range parts {
+		name := nameOf(part)
 		c := condition(name)
-		out = append(out, component(name, c))
+		out = append(out, wrap(component(name, c)))
 		if !c.ok && overall.ok {
 			overall = cond{reason: c.reason, message: what + " " + name + ": " + c.message}
 		}
@@ -201,12 +202,11 @@ func rollUp(names []string, what, readyMessage string, condition func(string) co
 }
 
 func providerStatuses(in Input, ch children) ([]platformv1.ProviderStatus, cond) {
-	p := in.Platform
-	names := make([]string, 0, len(p.Spec.Providers))
-	for _, pr := range p.Spec.Providers {
-		names = append(names, pr.Name)
+	nameOf := func(pr platformv1.ProviderSpec) string { return pr.Name }
+	wrap := func(c platformv1.ComponentStatus) platformv1.ProviderStatus {
+		return platformv1.ProviderStatus{ComponentStatus: c}
 	}
-	components, overall := rollUp(names, "provider", fmt.Sprintf("%d providers ready", len(names)), func(name string) cond {
+	return rollUp(in.Platform.Spec.Providers, nameOf, "provider", func(name string) cond {
 		if prob, bad := in.Facts.Secrets.ProviderProblems[name]; bad {
 			return fromProblem(prob)
 		}
@@ -214,23 +214,17 @@ func providerStatuses(in Input, ch children) ([]platformv1.ProviderStatus, cond)
 			return c
 		}
 		return cond{ok: true, reason: ReasonReady, message: "accepted by Envoy AI Gateway and Envoy Gateway"}
-	})
-	out := make([]platformv1.ProviderStatus, 0, len(components))
-	for _, c := range components {
-		out = append(out, platformv1.ProviderStatus{ComponentStatus: c})
-	}
-	return out, overall
+	}, wrap)
 }
 
 // clusterStatuses: a model cluster is ready when its Tier Two gateway is accepted and programmed, Tier
 // One knows its address, and Tier One's link to it is accepted.
 func clusterStatuses(in Input, ch children) ([]platformv1.ModelClusterStatus, cond) {
-	p := in.Platform
-	names := make([]string, 0, len(p.Spec.ModelClusters))
-	for _, mc := range p.Spec.ModelClusters {
-		names = append(names, mc.Name)
+	nameOf := func(mc platformv1.ModelClusterSpec) string { return mc.Name }
+	wrap := func(c platformv1.ComponentStatus) platformv1.ModelClusterStatus {
+		return platformv1.ModelClusterStatus{ComponentStatus: c, GatewayAddress: clusterAddress(in, c.Name)}
 	}
-	components, overall := rollUp(names, "model cluster", fmt.Sprintf("%d model clusters ready", len(names)), func(name string) cond {
+	return rollUp(in.Platform.Spec.ModelClusters, nameOf, "model cluster", func(name string) cond {
 		if prob := in.Facts.Cluster(name).Problem; prob != nil {
 			return fromProblem(*prob)
 		}
@@ -244,12 +238,7 @@ func clusterStatuses(in Input, ch children) ([]platformv1.ModelClusterStatus, co
 			return c
 		}
 		return cond{ok: true, reason: ReasonReady, message: "Tier Two gateway programmed; linked from Tier One"}
-	})
-	out := make([]platformv1.ModelClusterStatus, 0, len(components))
-	for _, c := range components {
-		out = append(out, platformv1.ModelClusterStatus{ComponentStatus: c, GatewayAddress: clusterAddress(in, c.Name)})
-	}
-	return out, overall
+	}, wrap)
 }
 
 // clusterAddress is the host Tier One sends a model cluster's traffic to, as render uses it.

@@ -20,21 +20,13 @@ import (
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
-	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/internal/manager"
 	"github.com/genai-platform/genai-platform-operator/internal/preview"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
-// childGVKs are every kind the operator writes, from the registry: the live side lists them all.
-var childGVKs = func() []schema.GroupVersionKind {
-	var out []schema.GroupVersionKind
-	for _, k := range kinds.All {
-		out = append(out, k.GVK)
-	}
-	return out
-}()
+var childGVKs = testenv.ChildGVKs()
 
 func keyOf(u *unstructured.Unstructured) string {
 	return u.GetKind() + "/" + u.GetNamespace() + "/" + u.GetName()

@@ -11,9 +11,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"testing"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/genai-platform/genai-platform-operator/controllers"
 )
 
 // Upstream versions of the CRDs the tests install. Envoy AI Gateway v1.1 needs Envoy Gateway v1.8.1 or
@@ -132,4 +137,25 @@ func Start() (*envtest.Environment, *rest.Config, error) {
 		return nil, nil, err
 	}
 	return env, cfg, nil
+}
+
+// StartWithAdmin starts an environment, stopped when the test ends, and returns its config and an admin
+// client that knows the operator's kinds and CRDs.
+func StartWithAdmin(t testing.TB, env *envtest.Environment) (*rest.Config, client.Client) {
+	t.Helper()
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		t.Fatalf("starting the API server: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	scheme := controllers.NewScheme()
+	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, admin
 }

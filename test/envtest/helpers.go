@@ -10,7 +10,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 )
 
 // Eventually retries check every 200 ms until it returns nil, and fails the test with its last error
@@ -74,4 +77,14 @@ func DecodeObjects(b []byte) ([]*unstructured.Unstructured, error) {
 			out = append(out, u)
 		}
 	}
+}
+
+// ChildGVKs are every kind the operator writes, from its registry: what tests list to find all of a
+// platform's objects, whatever their kind.
+func ChildGVKs() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, 0, len(kinds.All))
+	for _, k := range kinds.All {
+		out = append(out, k.GVK)
+	}
+	return out
 }

@@ -35,7 +35,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/internal/manager"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
@@ -57,20 +56,7 @@ func TestInstallOnAPIServer(t *testing.T) {
 	// The installation brings the GenAIPlatform CRD itself: leave it out of the environment's.
 	own := filepath.Join(testenv.ProjectRoot(), "config", "crd", "bases")
 	env.CRDDirectoryPaths = slices.DeleteFunc(env.CRDDirectoryPaths, func(p string) bool { return p == own })
-	cfg, err := env.Start()
-	if err != nil {
-		_ = env.Stop()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
-	scheme := controllers.NewScheme()
-	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
-		t.Fatal(err)
-	}
-	admin, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, admin := testenv.StartWithAdmin(t, env)
 	ctx := t.Context()
 
 	// Namespaces first, then CRDs, established before anything else is applied; then the rest.

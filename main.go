@@ -12,12 +12,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/genai-platform/genai-platform-operator/internal/manager"
+	"github.com/genai-platform/genai-platform-operator/controllers/manager"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "render" {
-		os.Exit(runRender(os.Args[2:]))
+		// The offline preview of the objects the operator would create.
+		os.Exit(preview.Main(os.Args[2:], os.Stdout, os.Stderr))
 	}
 
 	var cfg manager.Config

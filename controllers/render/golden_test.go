@@ -17,8 +17,8 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
-	"github.com/genai-platform/genai-platform-operator/internal/preview"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.out.yaml from the current render (make golden)")

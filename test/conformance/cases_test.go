@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
-	"github.com/genai-platform/genai-platform-operator/internal/preview"
 )
 
 // rendered is what the operator would create for the test platform, as unstructured objects.

@@ -1,5 +1,5 @@
 // Package conformance proves what a client request turns into at each provider, through the real Envoy AI
-// Gateway v1.1.0: the objects the operator renders (internal/preview, the code of `manager render`) are
+// Gateway v1.1.0: the objects the operator renders (controllers/preview, the code of `manager render`) are
 // given to the real AI Gateway controller on a real API server, and the filter configuration it writes
 // drives the real external processor, called over gRPC exactly as Envoy calls it. Expectations are the
 // providers' own APIs (expectations_test.go); the results are the table in docs/providers.md.
@@ -26,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"github.com/genai-platform/genai-platform-operator/internal/preview"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	"github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 

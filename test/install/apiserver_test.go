@@ -35,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/internal/manager"
+	"github.com/genai-platform/genai-platform-operator/controllers/manager"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
@@ -132,7 +132,7 @@ func podSecurity(t *testing.T, admin client.Client, dep *appsv1.Deployment) {
 	}
 }
 
-// runAsInstalled runs the operator's manager (internal/manager, as main.go builds it) with the
+// runAsInstalled runs the operator's manager (controllers/manager, as main.go builds it) with the
 // Deployment's flags, impersonating the installed service account, on the samples.
 func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *appsv1.Deployment, logs *testenv.SyncBuffer) {
 	var mc manager.Config

@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/genai-platform/genai-platform-operator/controllers"
-	"github.com/genai-platform/genai-platform-operator/internal/manager"
+	"github.com/genai-platform/genai-platform-operator/controllers/manager"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 

@@ -20,9 +20,9 @@ import (
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
+	"github.com/genai-platform/genai-platform-operator/controllers/manager"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
-	"github.com/genai-platform/genai-platform-operator/internal/manager"
-	"github.com/genai-platform/genai-platform-operator/internal/preview"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 

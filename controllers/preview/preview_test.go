@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/genai-platform/genai-platform-operator/internal/preview"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 

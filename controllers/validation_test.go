@@ -47,6 +47,7 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 		{"placement in unknown cluster", gw + "models: [{name: m, selfHosted: {storageUri: 'hf://x/y', placements: [{cluster: nope, nodePool: p}]}}]", "placements[].cluster"},
 		{"placement in unknown node pool", gw + "modelClusters: [{name: c, nodePools: [{name: p}]}]\nmodels: [{name: m, selfHosted: {storageUri: 'hf://x/y', placements: [{cluster: c, nodePool: q}]}}]", "placements[].nodePool"},
 		{"duplicate placement", gw + "modelClusters: [{name: c, nodePools: [{name: p}]}]\nmodels: [{name: m, selfHosted: {storageUri: 'hf://x/y', placements: [{cluster: c, nodePool: p}, {cluster: c, nodePool: p}]}}]", "placements[1]"},
+		{"two local model clusters in one namespace", gw + "modelClusters: [{name: a}, {name: b}]", "model clusters in this cluster (no kubeconfigSecretRef) need distinct namespaces"},
 		{"duplicate model cluster", gw + "modelClusters: [{name: c}, {name: c}]", "spec.modelClusters[1]"},
 		{"duplicate node pool", gw + "modelClusters: [{name: c, nodePools: [{name: p}, {name: p}]}]", "nodePools[1]"},
 		{"model cluster name not a DNS label", gw + "modelClusters: [{name: GPU.East}]", "spec.modelClusters[0].name"},

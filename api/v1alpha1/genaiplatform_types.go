@@ -63,6 +63,7 @@ type GenAIPlatformSpec struct {
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=12
+	// +kubebuilder:validation:XValidation:rule="self.filter(c, !has(c.kubeconfigSecretRef)).map(c, c.namespace).all(n, self.filter(d, !has(d.kubeconfigSecretRef) && d.namespace == n).size() == 1)",message="model clusters in this cluster (no kubeconfigSecretRef) need distinct namespaces: their Tier Two objects would overwrite each other"
 	ModelClusters []ModelClusterSpec `json:"modelClusters,omitempty"`
 
 	// Models are what clients may ask for, by the "model" field of their requests.

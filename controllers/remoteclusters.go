@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
@@ -109,7 +110,32 @@ func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.Gen
 			errs = append(errs, err)
 		}
 	}
+	if served[schema.GroupVersion{Group: gwapiv1.GroupName, Version: "v1"}.WithKind("HTTPRoute")] {
+		errs = append(errs, removeKServeRoutes(ctx, a, p))
+	}
 	return errors.Join(errs...)
+}
+
+// removeKServeRoutes deletes the HTTPRoutes KServe made for the platform's InferenceServices before they
+// were cluster-local: KServe stops making them once the visibility label is there, but never deletes
+// the ones it made (RawHTTPRouteReconciler), and they would let clients reach a model past Tier Two's
+// key. They carry the platform's labels, copied from the InferenceService when KServe made them.
+func removeKServeRoutes(ctx context.Context, a *apply.Applier, p *platformv1.GenAIPlatform) error {
+	var routes gwapiv1.HTTPRouteList
+	if err := a.Client.List(ctx, &routes, client.MatchingLabels(render.SelectorLabels(p))); err != nil {
+		return err
+	}
+	for i := range routes.Items {
+		r := &routes.Items[i]
+		owner := metav1.GetControllerOf(r)
+		if owner == nil || owner.Kind != "InferenceService" || !strings.HasPrefix(owner.APIVersion, "serving.kserve.io/") {
+			continue
+		}
+		if err := a.Delete(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // remoteClusters names the platform's model clusters reached through a kubeconfig, in spec order.

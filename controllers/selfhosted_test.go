@@ -14,7 +14,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -544,5 +546,58 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 	got = waitCondition(t, p, platformv1.ConditionReady, metav1.ConditionTrue, status.ReasonReady)
 	if ms := modelStatus(got, "m"); ms == nil || !ms.Ready || !reflect.DeepEqual(ms.Routes, []string{"cluster:east/a"}) {
 		t.Errorf("model status: %+v", ms)
+	}
+}
+
+// TestModelsAreReachableOnlyThroughTierTwo: InferenceServices are cluster-local, with the download token
+// named for KServe's storage initializer; an HTTPRoute KServe made for one of them before (it copies the
+// InferenceService's labels and owns the route) is removed, and another team's route is left alone.
+func TestModelsAreReachableOnlyThroughTierTwo(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	createSecret(t, ns, "hf", map[string]string{"token": "hf_x"})
+	p := createPlatform(t, ns, "closed", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: `+mns+`, nodePools: [{name: a}]}]
+models: [{name: m, selfHosted: {storageUri: 'hf://org/m', credentialsSecretRef: {name: hf}, placements: [{cluster: east, nodePool: a}]}}]
+`)
+	isvcName := render.InferenceServiceName(p, mns, "m", "a")
+	isvc := &unstructured.Unstructured{}
+	isvc.SetGroupVersionKind(gvkISVC)
+	eventually(t, 20*time.Second, func() error {
+		return k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: isvcName}, isvc)
+	})
+	if v := isvc.GetLabels()[render.LabelVisibility]; v != "cluster-local" {
+		t.Errorf("InferenceService visibility label %q, want cluster-local", v)
+	}
+	if s := isvc.GetAnnotations()[render.AnnotationStorageSecretName]; s != render.ModelSecretName(p, "m") {
+		t.Errorf("storage secret annotation %q, want the managed download Secret %s", s, render.ModelSecretName(p, "m"))
+	}
+
+	// What KServe made before the label: a route owned by the InferenceService, with its labels.
+	route := func(name string, labels map[string]string) *gwapiv1.HTTPRoute {
+		r := &gwapiv1.HTTPRoute{}
+		r.Name, r.Namespace, r.Labels = name, mns, labels
+		r.OwnerReferences = []metav1.OwnerReference{{APIVersion: gvkISVC.GroupVersion().String(), Kind: "InferenceService",
+			Name: isvcName, UID: isvc.GetUID(), Controller: ptr.To(true)}}
+		r.Spec.ParentRefs = []gwapiv1.ParentReference{{Name: "kserve-ingress-gateway"}}
+		if err := k8s.Create(testCtx, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	kserveRoute := route(isvcName, isvc.GetLabels())
+	othersRoute := route("another-team", map[string]string{"app": "other"})
+	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+		latest.Annotations = map[string]string{"test/poke": "1"}
+	})
+	eventually(t, 20*time.Second, func() error {
+		if err := k8s.Get(testCtx, client.ObjectKeyFromObject(kserveRoute), &gwapiv1.HTTPRoute{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("KServe's route of the InferenceService is still there: %v", err)
+		}
+		return nil
+	})
+	if err := k8s.Get(testCtx, client.ObjectKeyFromObject(othersRoute), &gwapiv1.HTTPRoute{}); err != nil {
+		t.Errorf("another team's route was touched: %v", err)
 	}
 }

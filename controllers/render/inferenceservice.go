@@ -19,6 +19,16 @@ const (
 	AnnotationDeploymentMode = "serving.kserve.io/deploymentMode"
 	deploymentModeStandard   = "Standard"
 
+	// LabelVisibility set to cluster-local makes KServe create no HTTPRoute of its own for the
+	// InferenceService (RawHTTPRouteReconciler), so Tier Two is the only way to the model.
+	LabelVisibility   = "networking.kserve.io/visibility"
+	visibilityCluster = "cluster-local"
+
+	// AnnotationStorageSecretName names the Secret whose credentials KServe's pod webhook gives the
+	// storage initializer that downloads the model (pkg/credentials: a Secret with key HF_TOKEN is a Hugging
+	// Face token). A token only in the model container's environment never reaches the download.
+	AnnotationStorageSecretName = "serving.kserve.io/storageSecretName"
+
 	// KeyHFToken is the key of the managed model download Secret, the environment variable the Hugging Face
 	// runtime and KServe's storage initializer read.
 	KeyHFToken = "HF_TOKEN"
@@ -77,6 +87,10 @@ func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSp
 	sh := m.SelfHosted
 	meta := tierTwoMeta(p, mc, InferenceServiceName(p, ModelClusterNamespace(mc), m.Name, pl.NodePool), "model")
 	meta.Annotations = map[string]string{AnnotationDeploymentMode: deploymentModeStandard}
+	meta.Labels[LabelVisibility] = visibilityCluster
+	if hasToken {
+		meta.Annotations[AnnotationStorageSecretName] = ModelSecretName(p, m.Name)
+	}
 
 	minReplicas := pl.MinReplicas
 	maxReplicas := minReplicas

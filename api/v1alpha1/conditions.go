@@ -10,6 +10,10 @@ const (
 	// ConditionReconciling and ConditionStalled follow kstatus: present only while True.
 	ConditionReconciling = "Reconciling"
 	ConditionStalled     = "Stalled"
+	// ConditionUnauthenticated is present, True, while spec.gateway.clientAuth is not set: the platform
+	// then serves anyone who reaches its endpoint, at its providers' expense. It does not hold Ready back
+	// (a platform inside a trusted network may mean it), but it is never silent.
+	ConditionUnauthenticated = "Unauthenticated"
 )
 
 // Labels and annotations the operator puts on every child object.

@@ -676,7 +676,8 @@ type GenAIPlatformStatus struct {
 	Endpoint string `json:"endpoint,omitempty"`
 
 	// Conditions: Ready summarises; GatewayReady, ProvidersReady, ModelClustersReady and ModelsReady say
-	// which part holds it back; Reconciling and Stalled (kstatus) are present only while True.
+	// which part holds it back; Reconciling and Stalled (kstatus) are present only while True;
+	// Unauthenticated is present, True, while spec.gateway.clientAuth is not set.
 	// +optional
 	// +listType=map
 	// +listMapKey=type

@@ -120,6 +120,7 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 		readyCond = cond{reason: ReasonApplyFailed, message: in.ApplyError.Error()}
 	}
 	set(&st, p, platformv1.ConditionReady, readyCond)
+	unauthenticated(&st, p)
 
 	switch {
 	case readyCond.ok:
@@ -398,4 +399,18 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:max-3] + "..."
+}
+
+// unauthenticated says, in its own condition, that a platform without client authentication serves
+// anyone who reaches it.
+func unauthenticated(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform) {
+	if p.Spec.Gateway.ClientAuth != nil {
+		meta.RemoveStatusCondition(&st.Conditions, platformv1.ConditionUnauthenticated)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{
+		Type: platformv1.ConditionUnauthenticated, Status: metav1.ConditionTrue, ObservedGeneration: p.Generation,
+		Reason: "NoClientAuth", Message: "spec.gateway.clientAuth is not set: anyone who reaches " + orNone(st.Endpoint) +
+			" can call every model, at the providers' expense; set apiKeys or jwt",
+	})
 }

@@ -374,3 +374,21 @@ func TestComputeKeepsTransitionTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestUnauthenticatedIsNeverSilent: a platform without clientAuth says so in its own condition, which
+// goes once client authentication is set.
+func TestUnauthenticatedIsNeverSilent(t *testing.T) {
+	in := allReady(t)
+	st := Compute(in)
+	if c := meta.FindStatusCondition(st.Conditions, platformv1.ConditionUnauthenticated); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "spec.gateway.clientAuth") {
+		t.Fatalf("Unauthenticated: %+v", c)
+	}
+	if !meta.IsStatusConditionTrue(st.Conditions, platformv1.ConditionReady) {
+		t.Error("Unauthenticated must not hold Ready back")
+	}
+	in.Platform.Status = st
+	in.Platform.Spec.Gateway.ClientAuth = &platformv1.ClientAuthSpec{JWT: &platformv1.JWTAuth{Issuer: "https://id.example", JWKSURI: "https://id.example/jwks"}}
+	if c := meta.FindStatusCondition(Compute(in).Conditions, platformv1.ConditionUnauthenticated); c != nil {
+		t.Errorf("with clientAuth, Unauthenticated must be gone: %+v", c)
+	}
+}

@@ -11,7 +11,6 @@ import (
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
-	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 // ModelHeader is the header Envoy AI Gateway fills with the request body's "model" field.
@@ -106,8 +105,12 @@ func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, only
 	var refs []aigv1b1.AIGatewayRouteRuleBackendRef
 	var routes []Target
 	index := map[string]int{}
+	serving := map[string]map[string]bool{} // by cluster: the pools that take traffic there
 	for _, pl := range m.SelfHosted.Placements {
-		if !linked[pl.Cluster] || (onlyReady && !in.Facts.PlacementReady(facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool})) {
+		if serving[pl.Cluster] == nil {
+			serving[pl.Cluster] = servingPools(in, m, pl.Cluster)
+		}
+		if !linked[pl.Cluster] || (onlyReady && !serving[pl.Cluster][pl.NodePool]) {
 			continue
 		}
 		w, prio := *weightOf(pl.Weight), *priorityOf(pl.Priority)

@@ -1,6 +1,9 @@
 package render
 
 import (
+	"cmp"
+	"slices"
+
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
@@ -34,6 +37,7 @@ func modelClusters(in Input, b builder) {
 			token, hasToken := in.Facts.Secrets.ModelTokens[m.Name]
 			model := Component{Part: PartModel, Name: m.Name}
 			placed := false
+			serving := servingPools(in, m, mc.Name)
 			for k := range m.SelfHosted.Placements {
 				pl := &m.SelfHosted.Placements[k]
 				pool := nodePool(mc, pl.NodePool)
@@ -46,7 +50,7 @@ func modelClusters(in Input, b builder) {
 				b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
 				ws := weightedService{name: isvc.Name, weight: *weightOf(pl.Weight)}
 				all = append(all, ws)
-				if in.Facts.PlacementReady(id) {
+				if serving[pl.NodePool] {
 					ready = append(ready, ws)
 				}
 			}
@@ -74,4 +78,29 @@ func nodePool(mc *platformv1.ModelClusterSpec, name string) *platformv1.NodePool
 		}
 	}
 	return nil
+}
+
+// servingPools are the node pools of a model's placements in one cluster that take its traffic: the Ready
+// ones of the best priority among the Ready ones. A placement of a lower priority is a fallback: it takes
+// traffic only while no better one in the cluster is Ready. Tier One and Tier Two both route by it.
+func servingPools(in Input, m *platformv1.ModelSpec, cluster string) map[string]bool {
+	var ready []platformv1.Placement
+	for _, pl := range m.SelfHosted.Placements {
+		if pl.Cluster == cluster && in.Facts.PlacementReady(facts.PlacementID{Model: m.Name, Cluster: cluster, NodePool: pl.NodePool}) {
+			ready = append(ready, pl)
+		}
+	}
+	out := map[string]bool{}
+	if len(ready) == 0 {
+		return out
+	}
+	best := slices.MinFunc(ready, func(a, b platformv1.Placement) int {
+		return cmp.Compare(*priorityOf(a.Priority), *priorityOf(b.Priority))
+	})
+	for _, pl := range ready {
+		if *priorityOf(pl.Priority) == *priorityOf(best.Priority) {
+			out[pl.NodePool] = true
+		}
+	}
+	return out
 }

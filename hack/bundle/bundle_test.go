@@ -18,6 +18,8 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
+
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
 const (
@@ -365,7 +367,7 @@ func readYAMLDoc(t *testing.T, path, kind string, into any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs, err := decodeAll(b)
+	objs, err := testenv.DecodeObjects(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
 const (
@@ -148,7 +149,7 @@ func Generate(opts Options) (map[string][]byte, error) {
 	}
 	csv.Annotations["alm-examples"] = examples
 
-	objs, err := decodeAll(opts.Install)
+	objs, err := testenv.DecodeObjects(opts.Install)
 	if err != nil {
 		return nil, fmt.Errorf("installation manifests: %w", err)
 	}
@@ -227,7 +228,7 @@ func readExamples(root string, files []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		objs, err := decodeAll(b)
+		objs, err := testenv.DecodeObjects(b)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", f, err)
 		}
@@ -438,23 +439,5 @@ func removeNulls(v any) {
 		for _, x := range v {
 			removeNulls(x)
 		}
-	}
-}
-
-func decodeAll(b []byte) ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	dec := k8syaml.NewYAMLOrJSONDecoder(bytes.NewReader(b), 4096)
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		out = append(out, u)
 	}
 }

@@ -55,7 +55,7 @@ type GenAIPlatformReconciler struct {
 	Scheme    *runtime.Scheme
 	Recorder  events.EventRecorder
 
-	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: 30 s.
+	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: DefaultKeyRotationGrace.
 	KeyRotationGrace time.Duration
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time

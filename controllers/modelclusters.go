@@ -25,9 +25,13 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
 
-// defaultKeyRotationGrace is how long Tier Two keeps admitting the previous key after Tier One switched
-// to the new one: time for Envoy AI Gateway to push the new credential to every Tier One proxy.
-const defaultKeyRotationGrace = 30 * time.Second
+// DefaultKeyRotationGrace is how long Tier Two keeps admitting the previous key after Tier One switched
+// to the new one. Tier One's key reaches Envoy AI Gateway's external processor through the filter
+// configuration Secret the AI Gateway controller writes and the proxy pod mounts; the kubelet refreshes
+// a mounted Secret within its sync period plus its Secret cache's time to live (one minute each by
+// default: https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-files-from-a-pod),
+// and the processor then reloads the file. Three minutes covers that bound with a minute to spare.
+const DefaultKeyRotationGrace = 3 * time.Minute
 
 // clusterTarget is where one model cluster's objects live: this cluster, or a remote one reached
 // through its kubeconfig.
@@ -281,7 +285,7 @@ func (r *GenAIPlatformReconciler) keyRotationGrace() time.Duration {
 	if r.KeyRotationGrace > 0 {
 		return r.KeyRotationGrace
 	}
-	return defaultKeyRotationGrace
+	return DefaultKeyRotationGrace
 }
 
 // newKey is a random 256-bit key.

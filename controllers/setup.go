@@ -64,7 +64,7 @@ func modelClusterObjects() []client.Object {
 
 // Options tune the controller; the zero value is right for production.
 type Options struct {
-	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: 30 s.
+	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: DefaultKeyRotationGrace.
 	KeyRotationGrace time.Duration
 	// RemoteRequestTimeout bounds each step in a remote model cluster; zero: 10 s.
 	RemoteRequestTimeout time.Duration

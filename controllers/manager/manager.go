@@ -38,6 +38,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles.")
 	fs.BoolVar(&c.SecureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
+	fs.DurationVar(&c.Controller.KeyRotationGrace, "key-rotation-grace", controllers.DefaultKeyRotationGrace,
+		"How long Tier Two keeps admitting a Tier One key after Tier One switched to the next: at least the time a changed Secret takes to reach a pod's mounted files (kubelet sync period + Secret cache TTL).")
 }
 
 // MetricsOptions serves metrics over plain HTTP (local runs), or, with --metrics-secure (the Deployment),

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -127,10 +128,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			local = append(local, desired.In(mc.Name)...)
 		}
 	}
-	applyErr := r.deploy(ctx, p, r.applier, served, local)
+	pending, applyErr := r.deploy(ctx, p, r.applier, served, local)
 	for _, mc := range p.Spec.ModelClusters {
 		if t := targets[mc.Name]; t != nil && t.remote != nil {
-			if err := r.deployRemote(ctx, p, t, desired.In(mc.Name)); err != nil {
+			if _, err := r.deployRemote(ctx, p, t, desired.In(mc.Name)); err != nil {
 				cf := f.Cluster(mc.Name)
 				cf.Problem = &facts.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
 				f.SetCluster(mc.Name, cf)
@@ -150,7 +151,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		p.Status.ObservedGeneration = p.Generation
 	}
 	switch {
-	case rotating(f):
+	case rotating(f) || len(pending) > 0:
 		return ctrl.Result{RequeueAfter: time.Second}, applyErr
 	case unreachable(f):
 		return ctrl.Result{RequeueAfter: requeueForUnreachable}, applyErr
@@ -182,14 +183,14 @@ func unreachable(f facts.Facts) bool {
 
 // deploy applies, with one cluster's applier, every desired object whose kind that cluster serves, then
 // prunes the platform's labelled objects there that are no longer desired. One failing object does not
-// stop the others.
-func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, desired []client.Object) error {
+// stop the others. pending names the objects whose deletion the rest of the prune waits for.
+func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, desired []client.Object) (pending []string, err error) {
 	var errs []error
 	keep := map[string]bool{}
 	for _, obj := range desired {
 		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
 		if !served[gvk] {
@@ -199,10 +200,8 @@ func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenA
 			errs = append(errs, err)
 		}
 	}
-	if err := r.pruneIn(ctx, p, a, served, keep); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	pending, err = r.pruneIn(ctx, p, a, served, keep)
+	return pending, errors.Join(append(errs, err)...)
 }
 
 // finalize deletes every object of the platform, in every model cluster first, then here (the
@@ -215,10 +214,29 @@ func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.Ge
 	if blocked := r.finalizeRemote(ctx, p); len(blocked) > 0 {
 		return ctrl.Result{RequeueAfter: requeueForUnreachable}, r.blockedDeletion(ctx, p, blocked)
 	}
-	if err := r.pruneIn(ctx, p, r.applier, served, nil); err != nil {
+	pending, err := r.pruneIn(ctx, p, r.applier, served, nil)
+	if err != nil {
 		return ctrl.Result{}, err
 	}
+	if len(pending) > 0 {
+		return ctrl.Result{RequeueAfter: requeueForRelease}, r.waitingDeletion(ctx, p, pending)
+	}
 	return ctrl.Result{}, r.removeFinalizer(ctx, p)
+}
+
+// requeueForRelease is how often a platform looks again while another controller's finalizer holds a
+// child that must be gone first (kinds.Kind.GoneFirst); the child's deletion event also enqueues it.
+const requeueForRelease = 2 * time.Second
+
+// waitingDeletion says on the platform which children its deletion waits for, and what a human can do if
+// their controller is gone for good.
+func (r *GenAIPlatformReconciler) waitingDeletion(ctx context.Context, p *platformv1.GenAIPlatform, pending []string) error {
+	before := p.DeepCopy()
+	msg := fmt.Sprintf("deletion waits for their controller to release %s, before the objects they use are deleted; if that controller (Envoy AI Gateway) is uninstalled for good, remove those finalizers by hand",
+		strings.Join(pending, "; "))
+	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: status.ReasonDeletionWaiting, Message: msg, ObservedGeneration: p.Generation})
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, p, client.MergeFrom(before)))
 }
 
 // observeChildren reads every desired child back, in the cluster it went to, from that cluster's cache:

@@ -260,3 +260,57 @@ func waitSecretValue(t *testing.T, key client.ObjectKey, dataKey, want string) {
 		return nil
 	})
 }
+
+// TestDeletionWaitsForTheAIGatewayRouteFinalizer: Envoy AI Gateway holds each AIGatewayRoute with its
+// finalizer and needs the route's backends to release it. Deleting the platform deletes the routes
+// first, keeps the AIServiceBackends while a route is terminating (the status says why), and deletes the
+// rest once Envoy AI Gateway has let the route go.
+func TestDeletionWaitsForTheAIGatewayRouteFinalizer(t *testing.T) {
+	p := twoProviderPlatform(t)
+	const aigwFinalizer = "aigateway.envoyproxy.io/finalizer"
+	route := &unstructured.Unstructured{}
+	route.SetGroupVersionKind(gvkRoute)
+	key := client.ObjectKey{Namespace: p.Namespace, Name: render.RouteName(p, 0)}
+	// What Envoy AI Gateway does first with a route it reconciles.
+	eventually(t, 10*time.Second, func() error {
+		if err := k8s.Get(testCtx, key, route); err != nil {
+			return err
+		}
+		route.SetFinalizers(append(route.GetFinalizers(), aigwFinalizer))
+		return k8s.Update(testCtx, route)
+	})
+	if err := k8s.Delete(testCtx, getPlatform(t, p)); err != nil {
+		t.Fatal(err)
+	}
+	backend := client.ObjectKey{Namespace: p.Namespace, Name: render.ProviderBackendName(p, "openai")}
+	eventually(t, 20*time.Second, func() error {
+		got := getPlatform(t, p)
+		c := findCondition(got, platformv1.ConditionReady)
+		if c == nil || c.Reason != status.ReasonDeletionWaiting || !strings.Contains(c.Message, aigwFinalizer) {
+			return fmt.Errorf("Ready: %+v", c)
+		}
+		return nil
+	})
+	aisb := &unstructured.Unstructured{}
+	aisb.SetGroupVersionKind(gvkAISB)
+	if err := k8s.Get(testCtx, backend, aisb); err != nil || aisb.GetDeletionTimestamp() != nil {
+		t.Fatalf("the route's AIServiceBackend must stay while the route is terminating: %v %v", err, aisb.GetDeletionTimestamp())
+	}
+	// Envoy AI Gateway has cleaned up: it releases the route.
+	eventually(t, 10*time.Second, func() error {
+		if err := k8s.Get(testCtx, key, route); err != nil {
+			return err
+		}
+		route.SetFinalizers(nil)
+		return k8s.Update(testCtx, route)
+	})
+	eventually(t, 30*time.Second, func() error {
+		if err := k8s.Get(testCtx, backend, aisb); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("AIServiceBackend still there: %v", err)
+		}
+		if err := k8s.Get(testCtx, client.ObjectKeyFromObject(p), &platformv1.GenAIPlatform{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("platform still there: %v", err)
+		}
+		return nil
+	})
+}

@@ -93,27 +93,62 @@ func (r *GenAIPlatformReconciler) lastAddress(p *platformv1.GenAIPlatform, clust
 }
 
 // deployRemote deploys one remote model cluster's objects within the cluster's deadline.
-func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv1.GenAIPlatform, t *clusterTarget, desired []client.Object) error {
+func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv1.GenAIPlatform, t *clusterTarget, desired []client.Object) ([]string, error) {
 	ctx, cancel := t.deadline(ctx, r)
 	defer cancel()
 	return r.deploy(ctx, p, t.applier, t.served, desired)
 }
 
 // pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.
-func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) error {
+//
+// Kinds marked GoneFirst are pruned first; while one of their objects is still terminating, the others
+// are left for a later reconcile and pending names what is waited for.
+func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) (pending []string, err error) {
 	var errs []error
-	for _, k := range kinds.All {
-		if !served[k.GVK] {
-			continue
-		}
-		if _, err := a.Prune(ctx, k.NewList(), client.MatchingLabels(render.SelectorLabels(p)), keep); err != nil {
+	selector := client.MatchingLabels(render.SelectorLabels(p))
+	for _, first := range []bool{true, false} {
+		for _, k := range kinds.All {
+			if !served[k.GVK] || k.GoneFirst != first {
+				continue
+			}
+			deleted, err := a.Prune(ctx, k.NewList(), selector, keep)
 			errs = append(errs, err)
+			if first {
+				// The cache has not seen a deletion made just now: wait for the next reconcile either way.
+				if deleted > 0 {
+					pending = append(pending, fmt.Sprintf("%d %s just deleted", deleted, k.GVK.Kind))
+				}
+				terminating, err := terminatingOf(ctx, a, k, selector)
+				pending, errs = append(pending, terminating...), append(errs, err)
+			}
+		}
+		if len(pending) > 0 {
+			return pending, errors.Join(errs...)
 		}
 	}
 	if served[schema.GroupVersion{Group: gwapiv1.GroupName, Version: "v1"}.WithKind("HTTPRoute")] {
 		errs = append(errs, removeKServeRoutes(ctx, a, p))
 	}
-	return errors.Join(errs...)
+	return nil, errors.Join(errs...)
+}
+
+// terminatingOf names the platform's objects of one kind that are being deleted, with their finalizers.
+func terminatingOf(ctx context.Context, a *apply.Applier, k kinds.Kind, selector client.MatchingLabels) ([]string, error) {
+	list := k.NewList()
+	if err := a.Client.List(ctx, list, selector); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, item := range items {
+		if obj, ok := item.(client.Object); ok && obj.GetDeletionTimestamp() != nil {
+			out = append(out, fmt.Sprintf("%s %s (finalizers %s)", k.GVK.Kind, obj.GetName(), strings.Join(obj.GetFinalizers(), ", ")))
+		}
+	}
+	return out, nil
 }
 
 // removeKServeRoutes deletes the HTTPRoutes KServe made for the platform's InferenceServices before they
@@ -182,7 +217,11 @@ func (r *GenAIPlatformReconciler) cleanRemote(ctx context.Context, p *platformv1
 	if err != nil {
 		return err
 	}
-	return r.pruneIn(ctx, p, cl.Applier, served, nil)
+	pending, err := r.pruneIn(ctx, p, cl.Applier, served, nil)
+	if err == nil && len(pending) > 0 {
+		err = fmt.Errorf("waiting for %s", strings.Join(pending, "; "))
+	}
+	return err
 }
 
 // finalizeRemote cleans every remote cluster of a platform being deleted. A cluster that cannot be

@@ -35,6 +35,12 @@ type Kind struct {
 	// Readiness says how the kind's own controller reports on it; nil: nothing reports (Secrets,
 	// Namespaces, EnvoyProxies), so existing is enough.
 	Readiness *Readiness
+	// GoneFirst: objects of this kind are deleted, and gone, before any other child is deleted, because
+	// their controller's finalizer needs the others. Envoy AI Gateway v1.1 reconciles an AIGatewayRoute
+	// before releasing its finalizer; with its AIServiceBackends already gone that reconcile fails, writes
+	// NotAccepted, and the finalizer update that follows conflicts and is never retried: the route stays
+	// Terminating for good.
+	GoneFirst bool
 }
 
 // Controller names the controller that reports on a kind.
@@ -97,6 +103,7 @@ func kind[T client.Object, L client.ObjectList](gvk schema.GroupVersionKind, res
 func (k Kind) inModelClusters() Kind   { k.InModelClusters = true; return k }
 func (k Kind) uncached() Kind          { k.Uncached = true; return k }
 func (k Kind) ready(r *Readiness) Kind { k.Readiness = r; return k }
+func (k Kind) goneFirst() Kind         { k.GoneFirst = true; return k }
 
 var (
 	gw  = schema.GroupVersion{Group: gwapiv1.GroupName, Version: gwapiv1.GroupVersion.Version}
@@ -148,7 +155,7 @@ var All = []Kind{
 	kind(aig.WithKind("BackendSecurityPolicy"), "backendsecuritypolicies", func() *aigv1b1.BackendSecurityPolicy { return &aigv1b1.BackendSecurityPolicy{} }, func() *aigv1b1.BackendSecurityPolicyList { return &aigv1b1.BackendSecurityPolicyList{} }).
 		ready(accepted(AIGateway, EnvoyAIGateway)),
 	kind(aig.WithKind("AIGatewayRoute"), "aigatewayroutes", func() *aigv1b1.AIGatewayRoute { return &aigv1b1.AIGatewayRoute{} }, func() *aigv1b1.AIGatewayRouteList { return &aigv1b1.AIGatewayRouteList{} }).
-		ready(accepted(AIGateway, EnvoyAIGateway)),
+		ready(accepted(AIGateway, EnvoyAIGateway)).goneFirst(),
 	kind(eg.WithKind("Backend"), "backends", func() *egv1a1.Backend { return &egv1a1.Backend{} }, func() *egv1a1.BackendList { return &egv1a1.BackendList{} }).
 		ready(accepted(Conditions, EnvoyGateway)),
 	kind(gw.WithKind("BackendTLSPolicy"), "backendtlspolicies", func() *gwapiv1.BackendTLSPolicy { return &gwapiv1.BackendTLSPolicy{} }, func() *gwapiv1.BackendTLSPolicyList { return &gwapiv1.BackendTLSPolicyList{} }).

@@ -39,6 +39,7 @@ const (
 	ReasonClusterUnreachable   = "ClusterUnreachable"
 	ReasonKubeconfigInvalid    = "KubeconfigInvalid"
 	ReasonCleanupBlocked       = "CleanupBlocked"
+	ReasonDeletionWaiting      = "DeletionWaitingForRelease"
 	ReasonWaitingForAddress    = "WaitingForTierTwoAddress"
 	ReasonNoPlacementReady     = "NoPlacementReady"
 	ReasonClientKeysNotFound   = "ClientKeysNotFound"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The demo. By default (DEMO_CLUSTER=sim) on the simulated GPU cluster of test/sim: a real control plane,
 # kube-scheduler, kwok fake GPU nodes (test/sim/nodepools.yaml), the real Envoy Gateway and KServe
-# controllers; the operator runs against it, the samples are applied, and the platform's status and its
-# children's states (as the real controllers report them) are printed. DEMO_CLUSTER=envtest runs it on a
-# bare control plane (kube-apiserver + etcd + kube-controller-manager with the CRDs, no controller).
+# controllers, and the real Envoy AI Gateway controller when its source is there (AIGW_SRC, by default
+# ../shared/src/envoy-ai-gateway-v1.1.0; make sim-build builds it); the operator runs against it, the
+# samples are applied, and the platform's status and its children's states (as the real controllers
+# report them) are printed. DEMO_CLUSTER=envtest runs it on a bare control plane (kube-apiserver + etcd +
+# kube-controller-manager with the CRDs, no controller).
 # It stays up so you can play with it (KUBECONFIG=bin/demo/kubeconfig); `make demo-down` stops it all.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -51,13 +53,16 @@ up() {
     wait_for 180 test -s "$KUBECONFIG"
   else
     go build -o "$STATE/simcluster" "$ROOT/test/cmd/simcluster"
-    echo ">> starting the simulated cluster: control plane, kube-scheduler, kwok GPU nodes, Envoy Gateway, KServe (log: $STATE/cluster.log)"
+    echo ">> starting the simulated cluster: control plane, kube-scheduler, kwok GPU nodes, Envoy AI Gateway (when its source is there), Envoy Gateway, KServe (log: $STATE/cluster.log)"
     (cd "$ROOT" && exec setsid "$STATE/simcluster" up --state "$CLUSTER_STATE") >"$STATE/cluster.log" 2>&1 &
     echo $! >"$STATE/cluster.pid"
     if ! wait_for 600 test -s "$CLUSTER_STATE/ready"; then
       tail -20 "$STATE/cluster.log" >&2; exit 1
     fi
     cp "$CLUSTER_STATE/kubeconfig" "$KUBECONFIG"
+    if [ -f "$CLUSTER_STATE/aigateway-absent" ]; then
+      echo "!! $(cat "$CLUSTER_STATE/aigateway-absent")"
+    fi
   fi
   wait_for 60 kubectl get --raw /readyz
   echo ">> cluster up in $(( $(date +%s) - started ))s; starting the operator (log: $STATE/operator.log)"
@@ -75,6 +80,10 @@ up() {
     echo ">> waiting for Envoy Gateway and KServe (Gateways Programmed, InferenceServices Ready)"
     wait_for 180 bash -c "[ \"\$(kubectl get gateway -A -l app.kubernetes.io/managed-by=genai-platform-operator -o jsonpath='{range .items[*]}{.status.conditions[?(@.type==\"Programmed\")].status}{\" \"}{end}')\" = 'True True True ' ]" || true
     wait_for 180 bash -c "! kubectl get inferenceservice -n genai-models --no-headers | grep -qv ' True '" || true
+    if [ ! -f "$CLUSTER_STATE/aigateway-absent" ]; then
+      echo ">> waiting for Envoy AI Gateway and the platforms (every GenAIPlatform Ready)"
+      wait_for 180 bash -c "[ \"\$(kubectl get genaiplatform -A -o jsonpath='{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\" \"}{end}')\" = 'True True ' ]" || true
+    fi
   fi
   show
   if [ "$MODE" = envtest ]; then
@@ -83,15 +92,31 @@ up() {
 No Envoy Gateway, KServe or Envoy AI Gateway controller runs on this bare control plane: the children
 exist and were validated by the API server, and the platform says exactly what it waits for.
 MSG
-  else
+  elif [ -f "$CLUSTER_STATE/aigateway-absent" ]; then
     cat <<MSG
 
 Envoy Gateway accepted and programmed the Gateways, KServe made the InferenceServices Ready and the
-scheduler put their (kwok) pods on the GPU pools. The Envoy AI Gateway controller is not served by the
-Go module proxy, so AIGatewayRoute/AIServiceBackend/BackendSecurityPolicy have no status and the
+scheduler put their (kwok) pods on the GPU pools. The Envoy AI Gateway controller does not run: its
+source is absent, so AIGatewayRoute/AIServiceBackend/BackendSecurityPolicy have no status and the
 platforms stay Ready=False, saying that they wait for it (see README, "The demo with and without the
-AI Gateway controller").
+AI Gateway controller"). To run it:
+  git clone --branch v1.1.0 https://github.com/envoyproxy/ai-gateway /path/to/ai-gateway
+  export AIGW_SRC=/path/to/ai-gateway; make demo
 MSG
+  else
+    cat <<MSG
+
+Envoy AI Gateway accepted the AIGatewayRoutes, AIServiceBackends and BackendSecurityPolicies and generated
+the Tier One HTTPRoutes; Envoy Gateway accepted those, their Backends and policies, and programmed the
+Gateways; KServe made the InferenceServices Ready and the scheduler put their (kwok) pods on the GPU
+pools. Every platform's status above is read from those controllers' statuses.
+MSG
+    # The cluster restarts the Envoy AI Gateway controller when it crashes, as the kubelet would: say so.
+    if grep -q "exited (" "$STATE/cluster.log"; then
+      echo
+      echo "!! Restarted after crashing (as the kubelet would restart it; see README):"
+      grep "exited (" "$STATE/cluster.log" | sed 's/^!! /   /'
+    fi
   fi
   echo "Play with it:   export KUBECONFIG=$KUBECONFIG"
   echo "                kubectl get genaiplatform -A ; kubectl describe genaiplatform -n ai-platform gpu"

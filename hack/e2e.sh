@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make e2e: the operator on the simulated GPU cluster (test/sim: real control plane, kwok fake GPU nodes,
-# the real Envoy Gateway and KServe controllers), the samples applied, every check read from the real
-# controllers' statuses (test/e2e). Whatever happens (failure, timeout, Ctrl-C) the cluster is stopped
+# the real Envoy Gateway, KServe and Envoy AI Gateway controllers), the samples applied, every check read
+# from the real controllers' statuses (test/e2e). Without the Envoy AI Gateway source (AIGW_SRC, by default
+# ../shared/src/envoy-ai-gateway-v1.1.0) the checks that need its controller are skipped, saying so. Whatever happens (failure, timeout, Ctrl-C) the cluster is stopped
 # and the run fails if any of its processes is left. Runs are serialized by a lock: two runs in the same
 # checkout would share bin/e2e.
 set -uo pipefail

@@ -1,8 +1,10 @@
 // Package sim runs a simulated GPU cluster on this machine, loopback only, with no container: a real
 // control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok faking GPU nodes
-// and the pods scheduled on them, the real Envoy Gateway controller and the real KServe manager, with
-// their CRDs and configuration, plus the Envoy AI Gateway CRDs (no controller: it is not served by the Go
-// module proxy). The binaries are built once by hack/build-sim.sh into bin/.
+// and the pods scheduled on them, the real Envoy Gateway controller, the real KServe manager and the real
+// Envoy AI Gateway controller, with their CRDs and configuration. The binaries are built once by
+// hack/build-sim.sh and hack/build-aigw.sh into bin/. The Envoy AI Gateway controller is not served by the
+// Go module proxy: it is built from its source when that is there (AIGW_SRC), else the cluster runs
+// without it, with its CRDs, and says so (Cluster.AIGatewayAbsent).
 //
 // There is no data plane: Envoy and model server pods are kwok's fakes. What is real is every controller's
 // reading of the objects: acceptance, programming, scheduling, readiness, garbage collection.
@@ -48,6 +50,11 @@ type Options struct {
 	// K8sBinDir holds etcd, kube-apiserver, kube-controller-manager and kube-scheduler; default
 	// bin/k8s/<version>-linux-amd64.
 	K8sBinDir string
+	// AIGatewayBinDir holds the Envoy AI Gateway controller built by hack/build-aigw.sh; default $AIGW_BIN,
+	// else bin/aigw.
+	AIGatewayBinDir string
+	// AIGatewayCRDDir holds the Envoy AI Gateway CRDs to install; default AIGatewayCRDs() ($AIGW_CRDS).
+	AIGatewayCRDDir string
 	// Out receives progress lines; nil: discarded.
 	Out io.Writer
 }
@@ -72,6 +79,12 @@ type Cluster struct {
 	watchdog *os.Process
 	// Timings records how long each start-up step took.
 	Timings []Timing
+	// AIGateway is true when the Envoy AI Gateway controller runs; otherwise AIGatewayAbsent says why
+	// (its source is absent) and how to get it.
+	AIGateway       bool
+	AIGatewayAbsent string
+	// restarts of the supervised processes (the Envoy AI Gateway controller).
+	restarts []Restart
 }
 
 // Timing is how long one step of the start-up took.
@@ -113,8 +126,20 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.K8sBinDir == "" {
 		opts.K8sBinDir = testenv.BinaryDir()
 	}
+	if opts.AIGatewayBinDir == "" {
+		opts.AIGatewayBinDir = os.Getenv("AIGW_BIN") // as hack/build-aigw.sh
+	}
+	if opts.AIGatewayBinDir == "" {
+		opts.AIGatewayBinDir = filepath.Join(root, "bin", "aigw")
+	}
+	if opts.AIGatewayCRDDir == "" {
+		opts.AIGatewayCRDDir = AIGatewayCRDs()
+	}
 	c = &Cluster{Options: opts, started: time.Now()}
 	if err := c.checkBinaries(); err != nil {
+		return nil, err
+	}
+	if err := c.decideAIGateway(); err != nil {
 		return nil, err
 	}
 	// A previous run killed hard may have left processes behind: end them before reusing the directory.
@@ -145,17 +170,27 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}()
 
-	steps := []struct {
+	type startStep struct {
 		name string
 		f    func() error
-	}{
+	}
+	steps := []startStep{
 		{"etcd + kube-apiserver with the CRDs of Gateway API, Envoy Gateway, KServe, Envoy AI Gateway and the operator", c.startControlPlane},
 		{"kube-controller-manager and kube-scheduler", c.startControllers},
 		{"kwok and the fake nodes of " + filepath.Base(opts.NodePools), func() error { return c.startKwok(ctx) }},
 		{"simulated cloud load balancer", func() error { c.startLoadBalancer(bgctx); return nil }},
-		{"Envoy Gateway " + EnvoyGatewayVersion, func() error { return c.startEnvoyGateway(ctx) }},
-		{"KServe " + KServeVersion, func() error { return c.startKServe(ctx) }},
 	}
+	// Before Envoy Gateway: its extension manager calls the AI Gateway controller's extension server, and
+	// the controller's webhook must be serving before Envoy Gateway creates its first Envoy pod.
+	if c.AIGateway {
+		steps = append(steps, startStep{"Envoy AI Gateway " + AIGatewayVersion + " controller", func() error { return c.startAIGateway(ctx, bgctx) }})
+	} else {
+		c.logf("!! %s", c.AIGatewayAbsent)
+	}
+	steps = append(steps,
+		startStep{"Envoy Gateway " + EnvoyGatewayVersion, func() error { return c.startEnvoyGateway(ctx) }},
+		startStep{"KServe " + KServeVersion, func() error { return c.startKServe(ctx) }},
+	)
 	for _, s := range steps {
 		if err := c.step(s.name, s.f); err != nil {
 			return c, err

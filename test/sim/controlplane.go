@@ -62,6 +62,14 @@ func (c *Cluster) startControlPlane() error {
 		return err
 	}
 	env.BinaryAssetsDirectory = c.K8sBinDir
+	// The Envoy AI Gateway CRDs from AIGatewayCRDDir (AIGW_CRDS) instead of the test environment's default.
+	if def, _ := testenv.AIGatewayCRDDir(); def != c.AIGatewayCRDDir {
+		for i, p := range env.CRDDirectoryPaths {
+			if p == def {
+				env.CRDDirectoryPaths[i] = c.AIGatewayCRDDir
+			}
+		}
+	}
 	// KServe's manager also needs the CRDs in config/crd/full's subdirectories (envtest does not recurse):
 	// ClusterStorageContainer (the storage initializer's configuration) and the LocalModel kinds it watches.
 	ks, err := testenv.ModuleDir(testenv.KServeModule)
@@ -186,7 +194,7 @@ func (c *Cluster) processesAlive() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range c.procs {
-		if done, err := p.exited(); done {
+		if done, err := p.exited(); done && !p.supervised {
 			return fmt.Errorf("%s exited (%v): see %s", p.name, err, p.log.Name())
 		}
 	}

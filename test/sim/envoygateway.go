@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +23,8 @@ const KServeGatewayClass = "envoy"
 // envoyGatewayConfig is the EnvoyGateway configuration: the Kubernetes provider without leader election
 // or topology injector webhook, the Backend API on (the operator's provider and Tier Two links are
 // Backends), global rate limiting configured (the operator's token budgets are global rate limits; the
-// Redis it names is never reached: there is no data plane) and the admin server on loopback.
+// Redis it names is never reached: there is no data plane) and the admin server on loopback. With the
+// Envoy AI Gateway controller, startEnvoyGateway adds what the upstream Helm values for it add.
 const envoyGatewayConfig = `apiVersion: gateway.envoyproxy.io/v1alpha1
 kind: EnvoyGateway
 gateway:
@@ -77,8 +79,15 @@ func (c *Cluster) startEnvoyGateway(ctx context.Context) error {
 			return err
 		}
 	}
+	cfg := fmt.Sprintf(envoyGatewayConfig, EnvoyGatewayVersion)
+	if c.AIGateway {
+		// As ai-gateway's manifests/envoy-gateway-values.yaml: EnvoyPatchPolicy on, and the extension
+		// manager calling the AI Gateway controller's extension server on every xDS translation.
+		cfg = strings.Replace(cfg, "extensionApis:\n", "extensionApis:\n  enableEnvoyPatchPolicy: true\n", 1) +
+			aigwExtensionManager(filepath.Join(c.sockDir, aigwExtensionSock))
+	}
 	config := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(envoyGatewayConfig, EnvoyGatewayVersion)), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte(cfg), 0o644); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {

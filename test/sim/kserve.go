@@ -80,27 +80,10 @@ func (c *Cluster) startKServe(ctx context.Context) error {
 	}, mustLook("unshare"), "--net", "--", "/bin/sh", script); err != nil {
 		return err
 	}
-	if _, err := c.startProcess("relay-kserve-webhook", nil, mustLook("socat"),
-		fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr", port), "UNIX-CONNECT:"+webhookSock); err != nil {
+	if err := c.relayWebhook(ctx, "relay-kserve-webhook", port, webhookSock, caPEM, "KServe's webhook server"); err != nil {
 		return err
 	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	if err := poll(ctx, 2*time.Minute, "KServe's webhook server at "+addr, func() (bool, error) {
-		if err := c.processesAlive(); err != nil {
-			return false, err
-		}
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
-		if err != nil {
-			return false, err
-		}
-		_ = conn.Close()
-		return true, nil
-	}); err != nil {
-		return err
-	}
-	hooks, err := kserveWebhooks(mod, "https://"+addr, caPEM)
+	hooks, err := kserveWebhooks(mod, fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
 	if err != nil {
 		return err
 	}
@@ -293,4 +276,28 @@ func writeServingCert(dir string) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}
+
+// relayWebhook relays a webhook server listening on a unix socket inside a controller's network namespace
+// to 127.0.0.1:port, where the API server calls it, and waits until a TLS handshake with the server's
+// certificate (signed by caPEM) succeeds through the relay.
+func (c *Cluster) relayWebhook(ctx context.Context, relay string, port int, socket string, caPEM []byte, what string) error {
+	if _, err := c.startProcess(relay, nil, mustLook("socat"),
+		fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr", port), "UNIX-CONNECT:"+socket); err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	return poll(ctx, 2*time.Minute, what+" at "+addr, func() (bool, error) {
+		if err := c.processesAlive(); err != nil {
+			return false, err
+		}
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+		if err != nil {
+			return false, err
+		}
+		_ = conn.Close()
+		return true, nil
+	})
 }

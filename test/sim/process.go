@@ -2,6 +2,7 @@ package sim
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,8 @@ type proc struct {
 	log  *os.File
 	done chan struct{}
 	err  error
+	// supervised processes are restarted when they exit (supervise): not a failure of the cluster.
+	supervised bool
 }
 
 // startProcess starts a command in its own process group, with the cluster's marker in its environment,
@@ -180,4 +183,68 @@ func Memory(stateDir string) (total int64, byName map[string]int64) {
 		total += kb * 1024
 	}
 	return total, byName
+}
+
+// Restart is one restart of a supervised process: when its previous run ended, and how.
+type Restart struct {
+	Name string
+	At   time.Time
+	Exit string
+}
+
+// supervise restarts p whenever it exits, until the cluster stops, as the kubelet restarts the container
+// of a Deployment's pod (restartPolicy Always), with a shorter back-off (1 s doubling up to 10 s instead of
+// 10 s up to 5 min). It is for the upstream controllers that a real cluster runs as Deployments and whose
+// crashes a real cluster survives: a restart is recorded (Restarts) and logged, never hidden.
+func (c *Cluster) supervise(ctx context.Context, p *proc, env []string, path string, args ...string) {
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		backoff := time.Second
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.done:
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			exit := fmt.Sprint(p.err)
+			c.mu.Lock()
+			c.restarts = append(c.restarts, Restart{Name: p.name, At: time.Now(), Exit: exit})
+			c.mu.Unlock()
+			c.logf("!! %s exited (%s): restarting it in %s, as the kubelet would (log %s)", p.name, exit, backoff, p.log.Name())
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 10*time.Second)
+			next, err := c.startProcess(p.name, env, path, args...)
+			if err != nil {
+				c.logf("!! restarting %s: %v", p.name, err)
+				return
+			}
+			// The ended run leaves the cluster's list: the new one is stopped with the cluster.
+			c.mu.Lock()
+			next.supervised = true
+			for i, q := range c.procs {
+				if q == p {
+					c.procs = append(c.procs[:i], c.procs[i+1:]...)
+					break
+				}
+			}
+			c.mu.Unlock()
+			_ = p.log.Close()
+			p = next
+		}
+	}()
+}
+
+// Restarts lists the restarts of the cluster's supervised processes so far.
+func (c *Cluster) Restarts() []Restart {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]Restart(nil), c.restarts...)
 }

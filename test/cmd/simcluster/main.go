@@ -1,11 +1,13 @@
 // simcluster runs the simulated GPU cluster of test/sim (real control plane, kwok fake GPU nodes, the
-// real Envoy Gateway and KServe controllers) for the demo and for manual play.
+// real Envoy Gateway, KServe and, when its source is there, Envoy AI Gateway controllers) for the demo and
+// for manual play.
 //
 //	simcluster up    --state DIR [--nodepools FILE]   start; run until SIGINT/SIGTERM, then stop everything
 //	simcluster down  --state DIR                      stop a cluster started by another process
 //	simcluster check --state DIR                      exit 1 if any process of that cluster is running
 //
-// `up` writes DIR/kubeconfig (admin) and, once everything is up, DIR/ready.
+// `up` writes DIR/kubeconfig (admin) and, once everything is up, DIR/ready; when the Envoy AI Gateway
+// controller does not run (its source is absent), DIR/aigateway-absent says why and how to get it.
 package main
 
 import (
@@ -69,6 +71,12 @@ func up(dir, pools string) error {
 	if err := os.WriteFile(filepath.Join(dir, sim.LauncherPIDFile), []byte(fmt.Sprint(os.Getpid())), 0o644); err != nil {
 		_ = c.Stop()
 		return err
+	}
+	if !c.AIGateway {
+		if err := os.WriteFile(filepath.Join(dir, "aigateway-absent"), []byte(c.AIGatewayAbsent+"\n"), 0o644); err != nil {
+			_ = c.Stop()
+			return err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "ready"), []byte(c.Kubeconfig+"\n"), 0o644); err != nil {
 		_ = c.Stop()

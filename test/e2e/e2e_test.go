@@ -956,14 +956,19 @@ func podCondition(p *corev1.Pod, typ corev1.PodConditionType) *corev1.PodConditi
 // says which generation it observed.
 func conditionsTrue(u unstructured.Unstructured, types ...string) error {
 	raw, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	what := fmt.Sprintf("%s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName())
+	return condsCurrent(fmt.Sprintf("%s %s/%s", u.GetKind(), u.GetNamespace(), u.GetName()), raw, u.GetGeneration(), types...)
+}
+
+// condsCurrent checks that the conditions are True, for the object's current generation when they say
+// which generation they observed.
+func condsCurrent(what string, raw []any, generation int64, types ...string) error {
 	if err := condsTrue(what, raw, types...); err != nil {
 		return err
 	}
 	for _, x := range raw {
 		m := x.(map[string]any)
-		if og, ok := m["observedGeneration"].(int64); ok && og < u.GetGeneration() {
-			return fmt.Errorf("%s: condition %v observed generation %d < %d", what, m["type"], og, u.GetGeneration())
+		if og, ok := m["observedGeneration"].(int64); ok && og < generation {
+			return fmt.Errorf("%s: condition %v observed generation %d < %d", what, m["type"], og, generation)
 		}
 	}
 	return nil
@@ -1158,14 +1163,8 @@ func generatedRouteAccepted(t *testing.T, r unstructured.Unstructured) error {
 	for _, x := range parents {
 		p := x.(map[string]any)
 		conds, _ := p["conditions"].([]any)
-		if err := condsTrue(what+" parent "+fmt.Sprint(p["parentRef"]), conds, "Accepted", "ResolvedRefs"); err != nil {
+		if err := condsCurrent(what+" parent "+fmt.Sprint(p["parentRef"]), conds, hr.GetGeneration(), "Accepted", "ResolvedRefs"); err != nil {
 			return err
-		}
-		for _, c := range conds {
-			m := c.(map[string]any)
-			if og, ok := m["observedGeneration"].(int64); ok && og < hr.GetGeneration() {
-				return fmt.Errorf("%s: %v observed generation %d < %d", what, m["type"], og, hr.GetGeneration())
-			}
 		}
 	}
 	return nil

@@ -99,6 +99,11 @@ type GatewaySpec struct {
 	// +kubebuilder:validation:Maximum=100
 	Replicas *int32 `json:"replicas,omitempty"`
 
+	// Exposure says how the Tier One proxies are exposed (their Service) and sized. Empty: a LoadBalancer
+	// Service, Envoy Gateway's default resources.
+	// +optional
+	Exposure *GatewayExposure `json:"exposure,omitempty"`
+
 	// ClientAuth says who may call the platform. Empty: anyone who reaches the listener.
 	// +optional
 	ClientAuth *ClientAuthSpec `json:"clientAuth,omitempty"`
@@ -109,6 +114,25 @@ type GatewaySpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	Limits []TokenLimit `json:"limits,omitempty"`
+}
+
+// GatewayExposure is how a gateway's Envoy proxies are exposed and sized.
+type GatewayExposure struct {
+	// ServiceType of the proxies' Service.
+	// +optional
+	// +kubebuilder:validation:Enum=ClusterIP;NodePort;LoadBalancer
+	ServiceType string `json:"serviceType,omitempty"`
+
+	// ServiceAnnotations are added to the proxies' Service: for example an internal load balancer
+	// (service.beta.kubernetes.io/aws-load-balancer-internal: "true", or networking.gke.io/load-balancer-type:
+	// Internal).
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	ServiceAnnotations map[string]string `json:"serviceAnnotations,omitempty"`
+
+	// Resources of each proxy's Envoy container.
+	// +optional
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // ListenerProtocol is the protocol clients speak to the Tier One gateway.
@@ -454,6 +478,12 @@ type ModelClusterSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=100
 	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Exposure says how the Tier Two proxies are exposed (their Service) and sized. Empty: ClusterIP for
+	// a model cluster that is the platform's own cluster (only Tier One, inside the cluster, calls it), a
+	// LoadBalancer Service for a remote one.
+	// +optional
+	Exposure *GatewayExposure `json:"exposure,omitempty"`
 
 	// NodePools are the cluster's GPU node pools models can be placed on.
 	// +optional

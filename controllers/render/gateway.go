@@ -56,7 +56,12 @@ func tierOneGateway(p *platformv1.GenAIPlatform) gatewayParams {
 	if gatewayConfig(p) != nil {
 		annotations = map[string]string{AnnotationGatewayConfig: gatewayConfigName(p)}
 	}
+	var exposure platformv1.GatewayExposure
+	if e := p.Spec.Gateway.Exposure; e != nil {
+		exposure = *e
+	}
 	return gatewayParams{
+		exposure:     exposure,
 		telemetry:    proxyTelemetry(p),
 		annotations:  annotations,
 		meta:         func(name string) metav1.ObjectMeta { return objectMeta(p, name, "tier-one") },

@@ -5,6 +5,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
 // EnvoyGatewayControllerName is the controllerName of Envoy Gateway's GatewayClasses.
@@ -25,6 +27,7 @@ type gatewayParams struct {
 	listener     gwapiv1.Listener
 	telemetry    *egv1a1.ProxyTelemetry
 	annotations  map[string]string // on the Gateway
+	exposure     platformv1.GatewayExposure
 }
 
 // gatewayClass is an operator-managed GatewayClass. It is cluster-scoped, so it cannot carry an owner

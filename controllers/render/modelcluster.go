@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
@@ -79,7 +80,17 @@ func tierTwoGateway(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec
 	}
 	labels := Labels(p, "tier-two")
 	labels[LabelModelCluster] = mc.Name
+	var exposure platformv1.GatewayExposure
+	if mc.Exposure != nil {
+		exposure = *mc.Exposure
+	}
+	// A model cluster that is the platform's own cluster is called by Tier One only, from inside the
+	// cluster: no load balancer (and no address outside the cluster) unless asked for.
+	if exposure.ServiceType == "" && mc.KubeconfigSecretRef == nil {
+		exposure.ServiceType = string(egv1a1.ServiceTypeClusterIP)
+	}
 	return gatewayParams{
+		exposure:     exposure,
 		meta:         func(name string) metav1.ObjectMeta { return tierTwoMeta(p, mc, name, "tier-two") },
 		labels:       labels,
 		className:    tierTwoClassName(p, mc.Name),

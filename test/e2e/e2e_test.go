@@ -264,6 +264,20 @@ func TestSimulatedCluster(t *testing.T) {
 			}
 			return nil
 		})
+		// The Tier Two gateway of a model cluster that is this cluster has no load balancer: Envoy
+		// Gateway made a ClusterIP Service (and gave the Gateway its cluster IP, checked above).
+		eventually(t, waitShort, func() error {
+			var svcs corev1.ServiceList
+			if err := c.List(ctx, &svcs, client.InNamespace(sim.EnvoyGatewayNamespace), client.MatchingLabels{
+				"gateway.envoyproxy.io/owning-gateway-name": tierTwoGateway(t, gpu), "gateway.envoyproxy.io/owning-gateway-namespace": modelsNS,
+			}); err != nil {
+				return err
+			}
+			if len(svcs.Items) != 1 || svcs.Items[0].Spec.Type != corev1.ServiceTypeClusterIP {
+				return fmt.Errorf("the Tier Two gateway's Envoy Services: %d, want one of type ClusterIP", len(svcs.Items))
+			}
+			return nil
+		})
 	})
 
 	step(t, stepPolicies, false, nil, func(t *testing.T) {

@@ -41,12 +41,12 @@ func managedSelector() labels.Selector {
 }
 
 // CacheOptions keeps the manager's cache small and free of other people's objects and secrets: every
-// child kind is cached only when it carries the operator's managed-by label (kinds.Kind.Uncached says
+// child kind is cached only when it carries the operator's managed-by label (kinds.Kind.CacheAll says
 // otherwise); referenced user Secrets are read directly.
 func CacheOptions() cache.Options {
 	byObject := map[client.Object]cache.ByObject{}
 	for _, k := range kinds.All {
-		if !k.Uncached {
+		if !k.CacheAll {
 			byObject[k.New()] = cache.ByObject{Label: managedSelector()}
 		}
 	}

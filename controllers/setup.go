@@ -40,17 +40,23 @@ func managedSelector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})
 }
 
-// CacheOptions keeps the manager's cache small and free of other people's objects and secrets: every
-// child kind is cached only when it carries the operator's managed-by label (kinds.Kind.CacheAll says
-// otherwise); referenced user Secrets are read directly.
+// CacheOptions keeps the manager's cache small and free of other people's objects and secrets: by
+// default it holds only objects carrying the operator's managed-by label; referenced user Secrets are
+// read directly. The exceptions are kinds the operator must see whole (kinds.Kind.CacheAll: model
+// namespaces a user made) and the GenAIPlatforms themselves.
+//
+// Child kinds are filtered through the default selector, not one ByObject entry each: the cache asks the
+// API server about every ByObject kind when it is built, and a missing CRD (KServe or Envoy AI Gateway not
+// installed yet) would stop the operator from starting instead of showing CRDNotInstalled. Only kinds
+// that are always served (built-in ones, the operator's own) may have an entry.
 func CacheOptions() cache.Options {
-	byObject := map[client.Object]cache.ByObject{}
+	byObject := map[client.Object]cache.ByObject{&platformv1.GenAIPlatform{}: {Label: labels.Everything()}}
 	for _, k := range kinds.All {
-		if !k.CacheAll {
-			byObject[k.New()] = cache.ByObject{Label: managedSelector()}
+		if k.CacheAll {
+			byObject[k.New()] = cache.ByObject{Label: labels.Everything()}
 		}
 	}
-	return cache.Options{ByObject: byObject}
+	return cache.Options{DefaultLabelSelector: managedSelector(), ByObject: byObject}
 }
 
 // modelClusterObjects are an empty object of each kind written into model clusters, for their caches.

@@ -31,7 +31,8 @@ type Kind struct {
 	// CacheAll: the operator must also see objects of this kind it did not make (a model namespace the
 	// user created, to leave it alone), so the manager's cache holds them all, not only those with the
 	// operator's labels. Every other kind is cached only when it carries the operator's managed-by label.
-	// (A remote model cluster's namespace is read from its API server directly.)
+	// (A remote model cluster's namespace is read from its API server directly.) Only a built-in kind,
+	// always served, may be CacheAll: the cache asks the API server about it at start.
 	CacheAll bool
 	// Readiness says how the kind's own controller reports on it; nil: nothing reports (Secrets,
 	// Namespaces, EnvoyProxies), so existing is enough.

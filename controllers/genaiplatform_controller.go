@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -115,7 +116,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		p.Status = status.Compute(in)
 		return ctrl.Result{}, nil
 	}
-	targets := r.observeModelClusters(ctx, p, served, &f)
+	targets, err := r.observeModelClusters(ctx, p, served, &f)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 
 	// Render, then apply. Every model cluster without a kubeconfig is this cluster: its objects are
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
@@ -151,8 +155,11 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		p.Status.ObservedGeneration = p.Generation
 	}
 	switch {
-	case rotating(f) || len(pending) > 0:
+	case rotating(f):
 		return ctrl.Result{RequeueAfter: time.Second}, applyErr
+	case len(pending) > 0:
+		log.FromContext(ctx).Info("the rest of the prune waits for another controller's finalizer", "objects", pending)
+		return ctrl.Result{RequeueAfter: requeueForRelease}, applyErr
 	case unreachable(f):
 		return ctrl.Result{RequeueAfter: requeueForUnreachable}, applyErr
 	case len(missing) > 0:
@@ -249,18 +256,22 @@ func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired r
 		if !ok {
 			continue
 		}
-		reader, servedThere, cctx, cancel := client.Reader(r.Client), served, ctx, context.CancelFunc(func() {})
+		reader, applier, servedThere, cctx, cancel := client.Reader(r.Client), r.applier, served, ctx, context.CancelFunc(func() {})
 		if c.Cluster != "" {
 			t := targets[c.Cluster]
 			if t == nil {
 				continue
 			}
-			reader, servedThere = t.client, t.served
+			reader, applier, servedThere = t.client, t.applier, t.served
 			cctx, cancel = t.deadline(ctx, r)
 		}
 		live := k.New()
 		if servedThere[k.GVK] && reader.Get(cctx, client.ObjectKeyFromObject(c.Object), live) == nil {
 			out[i] = kinds.Observe(live, apply.FieldOwner)
+			// Just applied and not yet in the cache: its status there is the previous spec's.
+			if g, ok := applier.AppliedGeneration(k.GVK, live.GetNamespace(), live.GetName()); ok && g > live.GetGeneration() {
+				out[i].Generation, out[i].Conditions = g, nil
+			}
 		}
 		cancel()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -46,8 +47,9 @@ type clusterTarget struct {
 // observeModelClusters reads, for each model cluster: whether it answers, its namespace, its Tier Two
 // Gateway's address and its key state; and each placement's InferenceService. It returns the clusters
 // that answer (a cluster missing there is unreachable, its problem says why, and Tier One routes nothing
-// to it).
-func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool, f *facts.Facts) map[string]*clusterTarget {
+// to it). An error is a read that failed where guessing would be destructive (a key Secret, a namespace
+// of this cluster): the reconcile stops before render and is retried.
+func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *platformv1.GenAIPlatform, served map[schema.GroupVersionKind]bool, f *facts.Facts) (map[string]*clusterTarget, error) {
 	targets := map[string]*clusterTarget{}
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
@@ -55,7 +57,10 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		if mc.KubeconfigSecretRef != nil {
 			var prob *facts.Problem
 			if t, prob = r.remoteTarget(ctx, p, mc); prob != nil {
-				key, _ := r.tierOneKey(ctx, p, mc)
+				key, _, err := r.tierOneKey(ctx, p, mc)
+				if err != nil {
+					return nil, err
+				}
 				f.SetCluster(mc.Name, facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)})
 				continue
 			}
@@ -69,8 +74,23 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			}
 		}
 		tctx, cancel := t.deadline(ctx, r)
-		r.observeCluster(tctx, p, mc, t, &cf)
+		err := r.observeCluster(tctx, p, mc, t, &cf)
 		cancel()
+		switch {
+		case err != nil && t.remote == nil:
+			return nil, err
+		case err != nil:
+			// A remote cluster that answered the probe but not this read: left alone this time, as an
+			// unreachable one is (nothing applied or pruned there, its link kept, nothing routed to it).
+			delete(targets, mc.Name)
+			key, _, kerr := r.tierOneKey(ctx, p, mc)
+			if kerr != nil {
+				return nil, kerr
+			}
+			f.SetCluster(mc.Name, facts.Cluster{Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name),
+				Problem: &facts.Problem{Reason: status.ReasonClusterUnreachable, Message: fmt.Sprintf("reading the cluster: %v; Tier One routes nothing to it until it answers", err)}})
+			continue
+		}
 		f.SetCluster(mc.Name, cf)
 	}
 
@@ -97,7 +117,7 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			f.Placements = append(f.Placements, state)
 		}
 	}
-	return targets
+	return targets, nil
 }
 
 // missingModelClusterKinds names the model-cluster kinds a remote cluster does not serve.
@@ -112,16 +132,16 @@ func missingModelClusterKinds(served map[schema.GroupVersionKind]bool) []string 
 }
 
 // observeCluster reads one reachable model cluster: whether the operator owns its namespace, its Tier
-// Two Gateway's address, and its key state.
-func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget, cf *facts.Cluster) {
+// Two Gateway's address, and its key state. Whether the namespace is the operator's must be known: a
+// guess either way would label a user's namespace or prune the operator's, with everything in it.
+func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget, cf *facts.Cluster) error {
 	var nsObj corev1.Namespace
 	switch err := t.reader.Get(ctx, types.NamespacedName{Name: render.ModelClusterNamespace(mc)}, &nsObj); {
 	case apierrors.IsNotFound(err):
 	case err == nil:
 		cf.ForeignNamespace = nsObj.Labels[platformv1.LabelPlatform] != p.Name || nsObj.Labels[platformv1.LabelPlatformNS] != p.Namespace
 	default:
-		// Unknown: the namespace is not claimed, so that the operator never labels one it did not make.
-		cf.ForeignNamespace = true
+		return fmt.Errorf("reading namespace %s: %w", render.ModelClusterNamespace(mc), err)
 	}
 
 	var gw gwapiv1.Gateway
@@ -137,8 +157,12 @@ func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platfor
 		}
 	}
 
-	key, rotating := r.clusterKey(ctx, p, mc, t.client)
+	key, rotating, err := r.clusterKey(ctx, p, mc, t.client)
+	if err != nil {
+		return err
+	}
 	cf.Key, cf.Rotating = &key, rotating
+	return nil
 }
 
 // withSchedulingReason adds the scheduler's word to a placement that is not Ready: KServe does not pass
@@ -219,10 +243,10 @@ func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClu
 //     still admits the old key (now Previous).
 //  3. retire, once a grace period has passed since Tier One's live Secret switched (time for the gateway
 //     to push it to every proxy): Tier Two admits only Current.
-func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (facts.ClusterKey, bool) {
-	k, stored := r.tierOneKey(ctx, p, mc)
-	if !stored {
-		return k, false
+func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (k facts.ClusterKey, rotating bool, err error) {
+	k, stored, err := r.tierOneKey(ctx, p, mc)
+	if err != nil || !stored {
+		return k, false, err
 	}
 	admitted := map[string]bool{}
 	var tierTwo corev1.Secret
@@ -239,39 +263,44 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 			k.Previous, k.Current, k.Next = k.Current, k.Next, ""
 			k.SwitchedAt = now.UTC().Format(time.RFC3339)
 		}
-		return k, true
+		return k, true, nil
 	case k.Previous != "":
 		switched, _ := time.Parse(time.RFC3339, k.SwitchedAt)
 		if now.Sub(switched) >= r.keyRotationGrace() {
 			k.Previous, k.SwitchedAt = "", ""
-			return k, false
+			return k, false, nil
 		}
-		return k, true
+		return k, true, nil
 	case requested != "" && requested != k.Token:
 		k.Next, k.Token = newKey(), requested
-		return k, true
+		return k, true, nil
 	}
-	return k, false
+	return k, false, nil
 }
 
 // tierOneKey is the key state Tier One holds for a model cluster, unchanged (a new key when it has none).
-// An unreachable cluster keeps it as it is: no rotation step can be checked against its Tier Two.
-func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (k facts.ClusterKey, stored bool) {
+// An unreachable cluster keeps it as it is: no rotation step can be checked against its Tier Two. A new
+// key is made only when the API server says there is none: on any other error a new key would replace
+// the one Tier Two admits at once, and refuse Tier One's traffic until its proxies reload.
+func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec) (k facts.ClusterKey, stored bool, err error) {
 	var tierOne corev1.Secret
 	name := types.NamespacedName{Namespace: p.Namespace, Name: render.ClusterKeySecretName(p, mc.Name)}
 	if err := r.Client.Get(ctx, name, &tierOne); err != nil {
 		// The cache may not have seen the Secret written by the last reconcile yet: ask the API server
 		// before making a new key, or the link's key would change under Tier Two's feet.
-		if err := r.APIReader.Get(ctx, name, &tierOne); err != nil {
-			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}, false
+		switch err := r.APIReader.Get(ctx, name, &tierOne); {
+		case apierrors.IsNotFound(err):
+			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}, false, nil
+		case err != nil:
+			return k, false, fmt.Errorf("reading the key Secret of model cluster %s: %w", mc.Name, err)
 		}
 	}
 	k = facts.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
 	if k.Current == "" {
 		k.Current = newKey()
-		return k, false
+		return k, false, nil
 	}
-	return k, true
+	return k, true, nil
 }
 
 func (r *GenAIPlatformReconciler) now() time.Time {

@@ -48,6 +48,7 @@ type objectKey struct {
 type appliedRecord struct {
 	hash            string
 	resourceVersion string
+	generation      int64
 }
 
 // New returns an Applier for one cluster.
@@ -85,7 +86,7 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return true, fmt.Errorf("applying %s %s: %w", gvk.Kind, key.name, err)
 	}
-	a.remember(key, hash, u.GetResourceVersion())
+	a.remember(key, appliedRecord{hash: hash, resourceVersion: u.GetResourceVersion(), generation: u.GetGeneration()})
 	return true, nil
 }
 
@@ -153,10 +154,20 @@ func (a *Applier) unchanged(key objectKey, hash, liveRV string) bool {
 	return ok && rec.hash == hash && rec.resourceVersion == liveRV
 }
 
-func (a *Applier) remember(key objectKey, hash, rv string) {
+func (a *Applier) remember(key objectKey, rec appliedRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.applied[key] = appliedRecord{hash: hash, resourceVersion: rv}
+	a.applied[key] = rec
+}
+
+// AppliedGeneration is the generation the API server gave an object at the operator's last apply of it,
+// if the operator applied it. A cache that shows an older generation has not caught up with that apply
+// yet: what it says of the object's status is about the previous spec.
+func (a *Applier) AppliedGeneration(gvk schema.GroupVersionKind, namespace, name string) (int64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rec, ok := a.applied[objectKey{gvk: gvk, namespace: namespace, name: name}]
+	return rec.generation, ok
 }
 
 func (a *Applier) newObject(gvk schema.GroupVersionKind) (client.Object, error) {

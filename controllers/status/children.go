@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -156,6 +157,10 @@ func (c child) condition(in Input) cond {
 	return cond{ok: true}
 }
 
+// clockSkew is how far behind the API server's clock another controller's clock may run before its
+// conditions without observedGeneration look older than the change they answer.
+const clockSkew = 5 * time.Second
+
 // conditionNotAccepted is the condition type Envoy AI Gateway sets (with status False) on an object it
 // could not reconcile.
 const conditionNotAccepted = "NotAccepted"
@@ -166,12 +171,14 @@ const conditionNotAccepted = "NotAccepted"
 // rewrites its one condition, with lastTransitionTime set to now, each time it reconciles the object,
 // and it reconciles on every generation change (GenerationChangedPredicate), nothing else. So a
 // condition whose lastTransitionTime is before the operator's last change of the object, as the API
-// server dated it in managedFields, was written for an earlier spec. Both times have a resolution of one
-// second: a condition written in the same second as the change is trusted, and so is any condition
+// server dated it in managedFields, was written for an earlier spec. The two times come from two clocks
+// (the API server's, the AI Gateway pod's) with one second of resolution, so a condition up to
+// clockSkew older than the change is trusted: otherwise a controller whose clock runs a little behind
+// would look stale for good, since it reconciles again only on the next change. So is any condition
 // when the change time is unknown (the object was made by another field manager).
 func stale(r *kinds.Readiness, o kinds.Observed, c metav1.Condition) bool {
 	if r.Shape == kinds.AIGateway {
-		return !o.SpecChangedAt.IsZero() && c.LastTransitionTime.Before(&o.SpecChangedAt)
+		return !o.SpecChangedAt.IsZero() && c.LastTransitionTime.Add(clockSkew).Before(o.SpecChangedAt.Time)
 	}
 	return c.ObservedGeneration != 0 && o.Generation != 0 && c.ObservedGeneration < o.Generation
 }

@@ -213,6 +213,11 @@ func TestCompute(t *testing.T) {
 				i := indexOf(t, in, "BackendSecurityPolicy", "acme-provider-anthropic", "")
 				in.Observed[i].Conditions[0].LastTransitionTime = metav1.NewTime(specChangedAt.Add(-time.Minute))
 			}},
+		{name: "AI gateway Accepted a second before the change, by a clock running behind, is trusted", ready: metav1.ConditionTrue, reason: ReasonReady, readyModels: 3,
+			mutate: func(t testing.TB, in *Input) {
+				i := indexOf(t, in, "BackendSecurityPolicy", "acme-provider-anthropic", "")
+				in.Observed[i].Conditions[0].LastTransitionTime = metav1.NewTime(specChangedAt.Add(-time.Second))
+			}},
 		{name: "AI gateway NotAccepted written before the operator's last change is not held against it", ready: metav1.ConditionFalse, reason: ReasonWaitingForAIGateway,
 			msgHas: "has no Accepted status yet", readyModels: 2,
 			mutate: func(t testing.TB, in *Input) {

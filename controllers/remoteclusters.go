@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -106,6 +108,12 @@ func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv
 func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) (pending []string, err error) {
 	var errs []error
 	selector := client.MatchingLabels(render.SelectorLabels(p))
+	if served[corev1.SchemeGroupVersion.WithKind("Namespace")] {
+		keep, err = keepSharedNamespaces(ctx, a, p, selector, keep)
+		if err != nil {
+			return nil, err
+		}
+	}
 	for _, first := range []bool{true, false} {
 		for _, k := range kinds.All {
 			if !served[k.GVK] || k.GoneFirst != first {
@@ -118,7 +126,7 @@ func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.Gen
 				if deleted > 0 {
 					pending = append(pending, fmt.Sprintf("%d %s just deleted", deleted, k.GVK.Kind))
 				}
-				terminating, err := terminatingOf(ctx, a, k, selector)
+				terminating, err := terminatingOf(ctx, a, k, selector, keep)
 				pending, errs = append(pending, terminating...), append(errs, err)
 			}
 		}
@@ -132,8 +140,41 @@ func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.Gen
 	return nil, errors.Join(errs...)
 }
 
-// terminatingOf names the platform's objects of one kind that are being deleted, with their finalizers.
-func terminatingOf(ctx context.Context, a *apply.Applier, k kinds.Kind, selector client.MatchingLabels) ([]string, error) {
+// keepSharedNamespaces adds to keep the namespaces the platform made that other platforms use too: a model
+// namespace is shared on purpose (Tier Two names carry a hash of their platform), and deleting it would
+// delete the other platforms' gateways and models with it. It is left in place, with its labels.
+func keepSharedNamespaces(ctx context.Context, a *apply.Applier, p *platformv1.GenAIPlatform, selector client.MatchingLabels, keep map[string]bool) (map[string]bool, error) {
+	var namespaces corev1.NamespaceList
+	if err := a.Client.List(ctx, &namespaces, selector); err != nil {
+		return nil, err
+	}
+	out := maps.Clone(keep)
+	if out == nil {
+		out = map[string]bool{}
+	}
+	for _, ns := range namespaces.Items {
+		key := apply.Key(corev1.SchemeGroupVersion.WithKind("Namespace"), "", ns.Name)
+		if out[key] {
+			continue
+		}
+		// Every platform with objects in a model namespace has its Tier Two key Secret there.
+		var secrets corev1.SecretList
+		if err := a.Client.List(ctx, &secrets, client.InNamespace(ns.Name), client.MatchingLabels{platformv1.LabelManagedBy: platformv1.ManagedByValue}); err != nil {
+			return nil, err
+		}
+		for _, s := range secrets.Items {
+			if s.Labels[platformv1.LabelPlatform] != p.Name || s.Labels[platformv1.LabelPlatformNS] != p.Namespace {
+				out[key] = true
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// terminatingOf names the platform's objects of one kind that are being deleted, with their finalizers;
+// those still desired (in keep: deleted by someone else, to be made again) are not waited for.
+func terminatingOf(ctx context.Context, a *apply.Applier, k kinds.Kind, selector client.MatchingLabels, keep map[string]bool) ([]string, error) {
 	list := k.NewList()
 	if err := a.Client.List(ctx, list, selector); err != nil {
 		return nil, err
@@ -144,7 +185,7 @@ func terminatingOf(ctx context.Context, a *apply.Applier, k kinds.Kind, selector
 	}
 	var out []string
 	for _, item := range items {
-		if obj, ok := item.(client.Object); ok && obj.GetDeletionTimestamp() != nil {
+		if obj, ok := item.(client.Object); ok && obj.GetDeletionTimestamp() != nil && !keep[apply.Key(k.GVK, obj.GetNamespace(), obj.GetName())] {
 			out = append(out, fmt.Sprintf("%s %s (finalizers %s)", k.GVK.Kind, obj.GetName(), strings.Join(obj.GetFinalizers(), ", ")))
 		}
 	}

@@ -601,3 +601,49 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', credentialsSecretRef: 
 		t.Errorf("another team's route was touched: %v", err)
 	}
 }
+
+// TestSharedModelNamespaceOutlivesItsMaker: two platforms use one model namespace; the one that made it
+// is deleted, and the namespace, with the other platform's Tier Two and models in it, stays.
+func TestSharedModelNamespaceOutlivesItsMaker(t *testing.T) {
+	ns := newNamespace(t)
+	shared := ns + "-shared"
+	spec := `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: ` + shared + `, nodePools: [{name: a}]}]
+models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster: east, nodePool: a}]}}]
+`
+	maker := createPlatform(t, ns, "maker", spec)
+	eventually(t, 20*time.Second, func() error {
+		var n corev1.Namespace
+		if err := k8s.Get(testCtx, client.ObjectKey{Name: shared}, &n); err != nil {
+			return err
+		}
+		if n.Labels[platformv1.LabelPlatform] != "maker" {
+			return fmt.Errorf("namespace %s labels %v", shared, n.Labels)
+		}
+		return nil
+	})
+	user := createPlatform(t, ns, "user", spec)
+	userGateway := client.ObjectKey{Namespace: shared, Name: render.TierTwoGatewayName(user)}
+	eventually(t, 20*time.Second, func() error { return k8s.Get(testCtx, userGateway, &gwapiv1.Gateway{}) })
+
+	if err := k8s.Delete(testCtx, getPlatform(t, maker)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		if err := k8s.Get(testCtx, client.ObjectKeyFromObject(maker), &platformv1.GenAIPlatform{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("platform maker still there: %v", err)
+		}
+		return nil
+	})
+	var n corev1.Namespace
+	if err := k8s.Get(testCtx, client.ObjectKey{Name: shared}, &n); err != nil || n.DeletionTimestamp != nil {
+		t.Fatalf("the shared namespace was deleted with the platform that made it: %v %v", err, n.DeletionTimestamp)
+	}
+	if err := k8s.Get(testCtx, userGateway, &gwapiv1.Gateway{}); err != nil {
+		t.Errorf("the other platform's Tier Two Gateway: %v", err)
+	}
+	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: shared, Name: render.TierTwoGatewayName(maker)}, &gwapiv1.Gateway{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the deleted platform's own Tier Two Gateway is still there: %v", err)
+	}
+}

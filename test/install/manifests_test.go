@@ -22,6 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/yaml"
@@ -29,6 +30,7 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/manager"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
@@ -227,16 +229,17 @@ func TestRBACLeastPrivilege(t *testing.T) {
 	if got := grants["ClusterRole/"+managerRole]; !slices.Equal(got, wantVerbs) {
 		t.Errorf("the manager's Secret verbs are %v, want exactly %v", got, wantVerbs)
 	}
-	secretCache, ok := controllers.CacheOptions().ByObject[&corev1.Secret{}]
-	if !ok {
-		for obj, by := range controllers.CacheOptions().ByObject {
-			if _, isSecret := obj.(*corev1.Secret); isSecret {
-				secretCache, ok = by, true
-			}
+	// The selector the cache uses for Secrets: their own entry's, else the cache's default.
+	opts := controllers.CacheOptions()
+	secretSelector := opts.DefaultLabelSelector
+	for obj, by := range opts.ByObject {
+		if _, isSecret := obj.(*corev1.Secret); isSecret && by.Label != nil {
+			secretSelector = by.Label
 		}
 	}
-	if !ok || secretCache.Label == nil || secretCache.Label.Empty() {
-		t.Errorf("the manager's Secret cache is not label-filtered: cluster-wide list/watch on Secrets would cache every Secret's data")
+	if secretSelector == nil || secretSelector.Empty() ||
+		!secretSelector.Matches(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue}) || secretSelector.Matches(labels.Set{}) {
+		t.Errorf("the manager's Secret cache is not label-filtered (%v): cluster-wide list/watch on Secrets would cache every Secret's data", secretSelector)
 	}
 
 	// Whoever scrapes metrics needs get on /metrics and nothing else.

@@ -130,8 +130,9 @@ func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, only
 
 // routeShard is one AIGatewayRoute and the models whose rules it holds.
 type routeShard struct {
-	route  client.Object
-	models []string
+	route    client.Object
+	models   []string
+	backends map[string][]string // by model, for Tier Two shards
 }
 
 // aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,

@@ -73,10 +73,13 @@ func tierTwoRoutes(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec,
 				}}},
 			},
 		}
-		shard := routeShard{route: route}
+		shard := routeShard{route: route, backends: map[string][]string{}}
 		for _, r := range chunk {
 			route.Spec.Rules = append(route.Spec.Rules, r.rule)
 			shard.models = append(shard.models, r.model)
+			for _, ref := range r.rule.BackendRefs {
+				shard.backends[r.model] = append(shard.backends[r.model], string(ref.Name))
+			}
 		}
 		out = append(out, shard)
 	}

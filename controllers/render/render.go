@@ -43,6 +43,10 @@ type Component struct {
 	Name string
 	// Models are the models whose rules a route shard holds.
 	Models []string
+	// Backends are, for a Tier Two route shard, each model's backends (KServe predictor Services):
+	// Envoy Gateway reports unresolved references per route, naming the backend, so that one model's
+	// missing predictor is not held against the others of the shard.
+	Backends map[string][]string
 	// Placement is the placement an InferenceService serves.
 	Placement *facts.PlacementID
 }

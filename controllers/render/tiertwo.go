@@ -66,7 +66,7 @@ func modelClusters(in Input, b builder) {
 			rules = append(rules, tierTwoModelRule{model: m.Name, rule: tierTwoRule(m.Name, ready)})
 		}
 		for _, r := range tierTwoRoutes(p, mc, rules) {
-			b.add(mc.Name, Component{Part: PartRoutes, Models: r.models}, r.route)
+			b.add(mc.Name, Component{Part: PartRoutes, Models: r.models, Backends: r.backends}, r.route)
 		}
 	}
 }

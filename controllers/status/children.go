@@ -89,6 +89,37 @@ func (cs children) firstNotReady(in Input) cond {
 	return cond{ok: true}
 }
 
+// firstNotReadyFor is firstNotReady for one model's view of route shards: a shard's unresolved
+// reference (ResolvedRefs False, reported per route) counts against the model only when the controller's
+// message names one of the model's backends, or names none of the shard's (then it cannot be told whose
+// it is). The other models of the shard are still served.
+func (cs children) firstNotReadyFor(in Input, model string) cond {
+	for _, c := range cs {
+		cc := c.condition(in)
+		if cc.ok || (cc.refused == "ResolvedRefs" && !blames(cc.message, c.Component.Backends, model)) {
+			continue
+		}
+		return cc
+	}
+	return cond{ok: true}
+}
+
+// blames says whether a refusal's message is about a model's backends.
+func blames(message string, backends map[string][]string, model string) bool {
+	namesAny := false
+	for m, names := range backends {
+		for _, n := range names {
+			if strings.Contains(message, n) {
+				if m == model {
+					return true
+				}
+				namesAny = true
+			}
+		}
+	}
+	return !namesAny
+}
+
 // waitingReason is the reason given while a controller has not reported.
 func waitingReason(c kinds.Controller) string {
 	switch c {
@@ -135,7 +166,7 @@ func (c child) condition(in Input) cond {
 			if !slices.Contains([]string{"Accepted", conditionNotAccepted, "Programmed", "Ready"}, cc.Type) {
 				what = "has " + cc.Type + " False, as said"
 			}
-			return cond{reason: ReasonNotAccepted, message: fmt.Sprintf("%s %s by %s: %s: %s", c.describe(), what, r.Controller, cc.Reason, cc.Message)}
+			return cond{reason: ReasonNotAccepted, refused: cc.Type, message: fmt.Sprintf("%s %s by %s: %s: %s", c.describe(), what, r.Controller, cc.Reason, cc.Message)}
 		}
 	}
 	if r.OnlyRefusal {

@@ -143,6 +143,8 @@ type cond struct {
 	ok              bool
 	stalled         bool
 	reason, message string
+	// refused is the condition type a controller set False, when that is why the part is not ready.
+	refused string
 }
 
 func set(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, typ string, c cond) {
@@ -324,7 +326,7 @@ func modelCondition(in Input, ch children, m *platformv1.ModelSpec, routes []ren
 	for _, r := range routes {
 		backend := ready[render.Target{Provider: r.Provider, Cluster: r.Cluster}]
 		if backend.ok && r.Cluster != "" {
-			if c := ch.routesOf(m.Name, r.Cluster).firstNotReady(in); !c.ok {
+			if c := ch.routesOf(m.Name, r.Cluster).firstNotReadyFor(in, m.Name); !c.ok {
 				backend = cond{message: backend.message + " (" + c.message + ")"}
 			}
 		}

@@ -397,3 +397,48 @@ func TestUnauthenticatedIsNeverSilent(t *testing.T) {
 		t.Errorf("with clientAuth, Unauthenticated must be gone: %+v", c)
 	}
 }
+
+// TestUnresolvedBackendBlamesOnlyItsModel: Envoy Gateway reports unresolved references per HTTPRoute,
+// and a Tier Two route shard holds several models: a missing predictor Service makes only the model it
+// belongs to not ready; the shard's other model is still served.
+func TestUnresolvedBackendBlamesOnlyItsModel(t *testing.T) {
+	p := platform()
+	p.Spec.Models = append(p.Spec.Models, platformv1.ModelSpec{Name: "qwen", SelfHosted: &platformv1.SelfHostedModel{
+		StorageURI: "hf://Qwen/Qwen2.5-0.5B-Instruct", Placements: []platformv1.Placement{{Cluster: "gpu", NodePool: "h100"}}}})
+	f := facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{
+		"openai": {"apiKey": []byte("k")}, "anthropic": {"apiKey": []byte("k")},
+	}}}
+	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}})
+	for _, m := range []string{"llama", "qwen"} {
+		f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m, Cluster: "gpu", NodePool: "h100"}, Exists: true, Ready: true})
+	}
+	desired := render.Render(render.Input{Platform: p, Facts: f})
+	in := Input{Platform: p, Facts: f, Desired: desired, Observed: make([]kinds.Observed, len(desired.Children))}
+	for i, c := range desired.Children {
+		in.Observed[i] = observe(t, c.Object, reported(t, c.Object, 1, ""))
+	}
+	i := indexOf(t, &in, "HTTPRoute", "", "gpu")
+	shard := in.Desired.Children[i].Component
+	if len(shard.Models) != 2 || len(shard.Backends["llama"]) != 1 {
+		t.Fatalf("want one Tier Two shard with both models: %+v", shard)
+	}
+	missing := shard.Backends["llama"][0]
+	in.Observed[i] = observe(t, in.Desired.Children[i].Object, map[string]any{"parents": []any{map[string]any{
+		"parentRef": map[string]any{"name": "gw"}, "controllerName": "gateway.envoyproxy.io/gatewayclass-controller",
+		"conditions": []any{condition("Accepted", "True", "Accepted", "", 1),
+			condition("ResolvedRefs", "False", "BackendNotFound", "Failed to process route rule 0 backendRef 0: service genai-models/"+missing+" not found.", 1)},
+	}}})
+	st := Compute(in)
+	for _, m := range st.Models {
+		switch m.Name {
+		case "llama":
+			if m.Ready || !strings.Contains(m.Message, missing) {
+				t.Errorf("llama, whose predictor is missing: %+v", m)
+			}
+		default:
+			if !m.Ready {
+				t.Errorf("%s must stay ready: %+v", m.Name, m)
+			}
+		}
+	}
+}

@@ -57,11 +57,9 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		if mc.KubeconfigSecretRef != nil {
 			var prob *facts.Problem
 			if t, prob = r.remoteTarget(ctx, p, mc); prob != nil {
-				key, _, err := r.tierOneKey(ctx, p, mc)
-				if err != nil {
+				if err := r.leaveAlone(ctx, p, mc, f, prob); err != nil {
 					return nil, err
 				}
-				f.SetCluster(mc.Name, facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)})
 				continue
 			}
 		}
@@ -83,12 +81,10 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			// A remote cluster that answered the probe but not this read: left alone this time, as an
 			// unreachable one is (nothing applied or pruned there, its link kept, nothing routed to it).
 			delete(targets, mc.Name)
-			key, _, kerr := r.tierOneKey(ctx, p, mc)
-			if kerr != nil {
-				return nil, kerr
+			prob := &facts.Problem{Reason: status.ReasonClusterUnreachable, Message: fmt.Sprintf("reading the cluster: %v; Tier One routes nothing to it until it answers", err)}
+			if err := r.leaveAlone(ctx, p, mc, f, prob); err != nil {
+				return nil, err
 			}
-			f.SetCluster(mc.Name, facts.Cluster{Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name),
-				Problem: &facts.Problem{Reason: status.ReasonClusterUnreachable, Message: fmt.Sprintf("reading the cluster: %v; Tier One routes nothing to it until it answers", err)}})
 			continue
 		}
 		f.SetCluster(mc.Name, cf)
@@ -118,6 +114,17 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		}
 	}
 	return targets, nil
+}
+
+// leaveAlone records a model cluster that cannot be worked on now: its problem, nothing routed to it, and
+// its link kept as it is (its key unchanged, its last address) so that a blip churns nothing.
+func (r *GenAIPlatformReconciler) leaveAlone(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, f *facts.Facts, prob *facts.Problem) error {
+	key, _, err := r.tierOneKey(ctx, p, mc)
+	if err != nil {
+		return err
+	}
+	f.SetCluster(mc.Name, facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)})
+	return nil
 }
 
 // missingModelClusterKinds names the model-cluster kinds a remote cluster does not serve.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -97,7 +96,7 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		}
 		for _, pl := range m.SelfHosted.Placements {
 			id := facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}
-			mc, t := modelCluster(p, pl.Cluster), targets[pl.Cluster]
+			mc, t := p.ModelCluster(pl.Cluster), targets[pl.Cluster]
 			if mc == nil || t == nil || !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")] {
 				continue
 			}
@@ -232,13 +231,6 @@ func nonEmpty(s, fallback string) string {
 		return fallback
 	}
 	return s
-}
-
-func modelCluster(p *platformv1.GenAIPlatform, name string) *platformv1.ModelClusterSpec {
-	if i := slices.IndexFunc(p.Spec.ModelClusters, func(mc platformv1.ModelClusterSpec) bool { return mc.Name == name }); i >= 0 {
-		return &p.Spec.ModelClusters[i]
-	}
-	return nil
 }
 
 // clusterKey returns the cluster's key state for this reconcile, advanced by at most one rotation step,

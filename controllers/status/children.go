@@ -216,10 +216,6 @@ func stale(r *kinds.Readiness, o kinds.Observed, c metav1.Condition) bool {
 
 // isLocal says whether a model cluster is the platform's own cluster (no kubeconfig).
 func isLocal(in Input, cluster string) bool {
-	for _, mc := range in.Platform.Spec.ModelClusters {
-		if mc.Name == cluster {
-			return mc.KubeconfigSecretRef == nil
-		}
-	}
-	return false
+	mc := in.Platform.ModelCluster(cluster)
+	return mc != nil && mc.KubeconfigSecretRef == nil
 }

@@ -247,13 +247,12 @@ func clusterStatuses(in Input, ch children) ([]platformv1.ModelClusterStatus, co
 
 // clusterAddress is the host Tier One sends a model cluster's traffic to, as render uses it.
 func clusterAddress(in Input, name string) string {
-	for i := range in.Platform.Spec.ModelClusters {
-		if mc := &in.Platform.Spec.ModelClusters[i]; mc.Name == name {
-			host, _ := render.ClusterAddress(mc, in.Facts.Cluster(name).Address)
-			return host
-		}
+	mc := in.Platform.ModelCluster(name)
+	if mc == nil {
+		return ""
 	}
-	return ""
+	host, _ := render.ClusterAddress(mc, in.Facts.Cluster(name).Address)
+	return host
 }
 
 func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {

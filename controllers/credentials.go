@@ -44,28 +44,42 @@ func (r *GenAIPlatformReconciler) resolveCredentials(ctx context.Context, p *pla
 // readSecretKey returns one value of a referenced Secret, or a problem that names the Secret and key
 // (never a value).
 func (r *GenAIPlatformReconciler) readSecretKey(ctx context.Context, p *platformv1.GenAIPlatform, ref platformv1.SecretKeyReference, conventionalKey string) ([]byte, *facts.Problem) {
-	if prob := checkSecretNamespace(p, ref.Namespace, ref.Name); prob != nil {
+	s, prob := r.readSecret(ctx, p, ref.Name, ref.Namespace)
+	if prob != nil {
 		return nil, prob
-	}
-	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
-				Message: fmt.Sprintf("Secret %s/%s not found", p.Namespace, ref.Name)}
-		}
-		return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, ref.Name, err)}
 	}
 	key, ok := render.PickSecretKey(s.Data, ref.Key, conventionalKey)
 	if !ok {
-		keys := make([]string, 0, len(s.Data))
-		for k := range s.Data {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		return nil, &facts.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
-			Message: fmt.Sprintf("Secret %s/%s has no non-empty key %q (it has: %s)", p.Namespace, ref.Name, key, strings.Join(keys, ", "))}
+			Message: fmt.Sprintf("Secret %s/%s has no non-empty key %q (it has: %s)", p.Namespace, ref.Name, key, secretKeys(s))}
 	}
 	return s.Data[key], nil
+}
+
+// readSecret reads a referenced Secret in the platform's namespace, or returns a problem that names it.
+func (r *GenAIPlatformReconciler) readSecret(ctx context.Context, p *platformv1.GenAIPlatform, name, namespace string) (*corev1.Secret, *facts.Problem) {
+	if prob := checkSecretNamespace(p, namespace, name); prob != nil {
+		return nil, prob
+	}
+	var s corev1.Secret
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: name}, &s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
+				Message: fmt.Sprintf("Secret %s/%s not found", p.Namespace, name)}
+		}
+		return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Message: fmt.Sprintf("reading Secret %s/%s: %v", p.Namespace, name, err)}
+	}
+	return &s, nil
+}
+
+// secretKeys lists a Secret's keys (never its values) for a message.
+func secretKeys(s *corev1.Secret) string {
+	keys := make([]string, 0, len(s.Data))
+	for k := range s.Data {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ", ")
 }
 
 func checkSecretNamespace(p *platformv1.GenAIPlatform, ns, name string) *facts.Problem {
@@ -135,8 +149,13 @@ func referencedSecrets(p *platformv1.GenAIPlatform) map[string]bool {
 		}
 	}
 	for _, m := range p.Spec.Models {
-		if m.SelfHosted != nil && m.SelfHosted.CredentialsSecretRef != nil {
-			add(m.SelfHosted.CredentialsSecretRef.Name, m.SelfHosted.CredentialsSecretRef.Namespace)
+		if src := render.ModelStorageSource(m.SelfHosted); src != nil {
+			add(src.Ref.Name, src.Ref.Namespace)
+		}
+		if m.SelfHosted != nil {
+			for _, ref := range m.SelfHosted.ImagePullSecrets {
+				add(ref.Name, ref.Namespace)
+			}
 		}
 	}
 	return out

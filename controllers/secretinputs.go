@@ -2,6 +2,9 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -9,6 +12,7 @@ import (
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
 
 // observeSecrets reads the Secrets a platform references: provider credentials, client keys and model
@@ -22,7 +26,7 @@ func (r *GenAIPlatformReconciler) observeSecrets(ctx context.Context, p *platfor
 	}
 	r.resolveCredentials(ctx, p, &f.Secrets)
 	f.Secrets.ClientKeys, f.Secrets.ClientKeysProblem = r.resolveClientKeys(ctx, p)
-	f.Secrets.ModelTokens, f.Secrets.ModelProblems = r.modelTokens(ctx, p)
+	f.Secrets.ModelDownloads, f.Secrets.ModelProblems = r.modelDownloads(ctx, p)
 	return f
 }
 
@@ -48,19 +52,85 @@ func ObserveSecretsOffline(ctx context.Context, p *platformv1.GenAIPlatform, sec
 	return r.observeSecrets(ctx, p)
 }
 
-// modelTokens reads each self-hosted model's download token.
-func (r *GenAIPlatformReconciler) modelTokens(ctx context.Context, p *platformv1.GenAIPlatform) (map[string][]byte, map[string]facts.Problem) {
-	tokens, problems := map[string][]byte{}, map[string]facts.Problem{}
+// modelDownloads reads each self-hosted model's download credentials and image pull Secrets.
+func (r *GenAIPlatformReconciler) modelDownloads(ctx context.Context, p *platformv1.GenAIPlatform) (map[string]facts.ModelDownload, map[string]facts.Problem) {
+	downloads, problems := map[string]facts.ModelDownload{}, map[string]facts.Problem{}
 	for i := range p.Spec.Models {
 		m := &p.Spec.Models[i]
-		if m.SelfHosted == nil || m.SelfHosted.CredentialsSecretRef == nil {
+		if m.SelfHosted == nil {
 			continue
 		}
-		if v, prob := r.readSecretKey(ctx, p, *m.SelfHosted.CredentialsSecretRef, render.KeyHFToken); prob != nil {
+		var dl facts.ModelDownload
+		var prob *facts.Problem
+		if src := render.ModelStorageSource(m.SelfHosted); src != nil {
+			dl.Storage, prob = r.storageCredentials(ctx, p, src)
+		}
+		for j, ref := range m.SelfHosted.ImagePullSecrets {
+			if prob != nil {
+				break
+			}
+			var ps *facts.PullSecret
+			if ps, prob = r.pullSecret(ctx, p, ref); prob != nil {
+				prob.Message = fmt.Sprintf("selfHosted.imagePullSecrets[%d]: %s", j, prob.Message)
+			} else {
+				dl.PullSecrets = append(dl.PullSecrets, *ps)
+			}
+		}
+		if prob != nil {
 			problems[m.Name] = *prob
-		} else {
-			tokens[m.Name] = v
+			continue
+		}
+		downloads[m.Name] = dl
+	}
+	return downloads, problems
+}
+
+// storageCredentials reads a model's storage Secret into the layout KServe's storage initializer reads.
+func (r *GenAIPlatformReconciler) storageCredentials(ctx context.Context, p *platformv1.GenAIPlatform, src *render.StorageSource) (map[string][]byte, *facts.Problem) {
+	if src.ManagedKey != "" {
+		v, prob := r.readSecretKey(ctx, p, src.Ref, src.ManagedKey)
+		if prob != nil {
+			prob.Message = src.Field + ": " + prob.Message
+			return nil, prob
+		}
+		return map[string][]byte{src.ManagedKey: v}, nil
+	}
+	s, prob := r.readSecret(ctx, p, src.Ref.Name, src.Ref.Namespace)
+	if prob != nil {
+		prob.Message = src.Field + ": " + prob.Message
+		return nil, prob
+	}
+	complete := slices.ContainsFunc(src.Required, func(keys []string) bool {
+		return !slices.ContainsFunc(keys, func(k string) bool { return len(s.Data[k]) == 0 })
+	})
+	if !complete {
+		var want []string
+		for _, keys := range src.Required {
+			want = append(want, strings.Join(keys, " + "))
+		}
+		return nil, &facts.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
+			Message: fmt.Sprintf("%s: Secret %s/%s needs the keys %s (it has: %s)", src.Field, p.Namespace, s.Name, strings.Join(want, ", or "), secretKeys(s))}
+	}
+	data := map[string][]byte{}
+	for _, k := range src.Copy {
+		if len(s.Data[k]) > 0 {
+			data[k] = s.Data[k]
 		}
 	}
-	return tokens, problems
+	return data, nil
+}
+
+// pullSecret reads one image pull Secret; only registry credential types can be pull Secrets.
+func (r *GenAIPlatformReconciler) pullSecret(ctx context.Context, p *platformv1.GenAIPlatform, ref platformv1.SecretReference) (*facts.PullSecret, *facts.Problem) {
+	s, prob := r.readSecret(ctx, p, ref.Name, ref.Namespace)
+	if prob != nil {
+		return nil, prob
+	}
+	key := map[corev1.SecretType]string{corev1.SecretTypeDockerConfigJson: corev1.DockerConfigJsonKey, corev1.SecretTypeDockercfg: corev1.DockerConfigKey}[s.Type]
+	if key == "" || len(s.Data[key]) == 0 {
+		return nil, &facts.Problem{Reason: status.ReasonSecretKeyNotFound, Stalled: true,
+			Message: fmt.Sprintf("Secret %s/%s is not an image pull Secret: it needs type %s with key %s (it is %q with keys: %s)",
+				p.Namespace, s.Name, corev1.SecretTypeDockerConfigJson, corev1.DockerConfigJsonKey, s.Type, secretKeys(s))}
+	}
+	return &facts.PullSecret{Name: s.Name, Type: string(s.Type), Data: map[string][]byte{key: s.Data[key]}}, nil
 }

@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -29,12 +31,12 @@ var gvkISVC = schema.GroupVersionKind{Group: "serving.kserve.io", Version: "v1be
 
 // selfHostedInput is the render input whose object names match what the operator creates for p.
 func selfHostedInput(p *platformv1.GenAIPlatform, providers []string, tokens []string, ownNamespaces ...string) render.Input {
-	in := render.Input{Platform: p, Facts: facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{}, ModelTokens: map[string][]byte{}}}}
+	in := render.Input{Platform: p, Facts: facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{}, ModelDownloads: map[string]facts.ModelDownload{}}}}
 	for _, pr := range providers {
 		in.Facts.Secrets.Credentials[pr] = map[string][]byte{}
 	}
 	for _, m := range tokens {
-		in.Facts.Secrets.ModelTokens[m] = nil
+		in.Facts.Secrets.ModelDownloads[m] = facts.ModelDownload{Storage: map[string][]byte{render.KeyHFToken: []byte("t")}}
 	}
 	for _, mc := range p.Spec.ModelClusters {
 		in.Facts.SetCluster(mc.Name, facts.Cluster{Key: &facts.ClusterKey{Current: "k"}, ForeignNamespace: !slices.Contains(ownNamespaces, mc.Name)})
@@ -645,5 +647,81 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 	}
 	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: shared, Name: render.TierTwoGatewayName(maker)}, &gwapiv1.Gateway{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the deleted platform's own Tier Two Gateway is still there: %v", err)
+	}
+}
+
+// TestModelStorageCredentials: each storage kind's Secret is copied into the model cluster in the layout
+// KServe's storage initializer reads (only the kind's keys; S3 settings as KServe's annotations), image pull
+// Secrets are copied and set on the predictor, and a Secret that cannot serve (missing keys, not a
+// registry Secret) leaves the model not ready and Stalled, with the field and the keys it needs named.
+func TestModelStorageCredentials(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	createSecret(t, ns, "minio", map[string]string{"AWS_ACCESS_KEY_ID": "id-8e1f", "AWS_SECRET_ACCESS_KEY": "key-5c2a", "notes": "not for the model cluster"})
+	createSecret(t, ns, "az", map[string]string{"AZURE_STORAGE_ACCESS_KEY": "k", "AZURE_ACCOUNT_NAME": "acct"})
+	createSecret(t, ns, "not-a-registry", map[string]string{"token": "x"})
+	reg := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "registry", Namespace: ns}, Type: corev1.SecretTypeDockerConfigJson,
+		StringData: map[string]string{corev1.DockerConfigJsonKey: `{"auths":{}}`}}
+	if err := k8s.Create(testCtx, reg); err != nil {
+		t.Fatal(err)
+	}
+	p := createPlatform(t, ns, "store", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: east, namespace: `+mns+`, nodePools: [{name: a}]}]
+models:
+- {name: s3, selfHosted: {storageUri: 's3://b/m', storage: {s3: {secretRef: {name: minio}, endpoint: 'minio:9000', useHTTPS: false}}, imagePullSecrets: [{name: registry}], placements: [{cluster: east, nodePool: a}]}}
+- {name: az, selfHosted: {storageUri: 'https://acct.blob.core.windows.net/m', storage: {azureBlob: {secretRef: {name: az}}}, placements: [{cluster: east, nodePool: a}]}}
+- {name: bad-s3, selfHosted: {storageUri: 's3://b/m', storage: {s3: {secretRef: {name: az}}}, placements: [{cluster: east, nodePool: a}]}}
+- {name: bad-pull, selfHosted: {storageUri: 'hf://o/m', imagePullSecrets: [{name: not-a-registry}], placements: [{cluster: east, nodePool: a}]}}
+`)
+	s3Secret := &corev1.Secret{}
+	eventually(t, 20*time.Second, func() error {
+		return k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.ModelSecretName(p, "s3")}, s3Secret)
+	})
+	if keys := slices.Sorted(maps.Keys(s3Secret.Data)); !reflect.DeepEqual(keys, []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}) {
+		t.Errorf("S3 download Secret keys %v, want only the AWS keys", keys)
+	}
+	if a := s3Secret.Annotations; a["serving.kserve.io/s3-endpoint"] != "minio:9000" || a["serving.kserve.io/s3-usehttps"] != "0" || a["serving.kserve.io/s3-verifyssl"] != "1" {
+		t.Errorf("S3 download Secret annotations %v", a)
+	}
+	waitSecretValue(t, client.ObjectKey{Namespace: mns, Name: render.ModelSecretName(p, "az")}, "AZURE_STORAGE_ACCESS_KEY", "k")
+	waitSecretValue(t, client.ObjectKey{Namespace: mns, Name: render.PullSecretName(p, "s3", "registry")}, corev1.DockerConfigJsonKey, `{"auths":{}}`)
+
+	isvc := &unstructured.Unstructured{}
+	isvc.SetGroupVersionKind(gvkISVC)
+	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.InferenceServiceName(p, mns, "s3", "a")}, isvc); err != nil {
+		t.Fatal(err)
+	}
+	pulls, _, _ := unstructured.NestedSlice(isvc.Object, "spec", "predictor", "imagePullSecrets")
+	if want := []any{map[string]any{"name": render.PullSecretName(p, "s3", "registry")}}; !reflect.DeepEqual(pulls, want) {
+		t.Errorf("predictor imagePullSecrets %v, want %v", pulls, want)
+	}
+	if s := isvc.GetAnnotations()[render.AnnotationStorageSecretName]; s != render.ModelSecretName(p, "s3") {
+		t.Errorf("storage secret annotation %q", s)
+	}
+	env, _, _ := unstructured.NestedSlice(isvc.Object, "spec", "predictor", "model", "env")
+	if len(env) != 0 {
+		t.Errorf("the model server container gets the S3 keys: %v", env)
+	}
+
+	got := getPlatform(t, p)
+	eventually(t, 20*time.Second, func() error {
+		got = getPlatform(t, p)
+		for _, tc := range []struct{ model, want string }{
+			{"bad-s3", "selfHosted.storage.s3.secretRef: Secret " + ns + "/az needs the keys AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (it has: AZURE_ACCOUNT_NAME, AZURE_STORAGE_ACCESS_KEY)"},
+			{"bad-pull", "selfHosted.imagePullSecrets[0]: Secret " + ns + "/not-a-registry is not an image pull Secret"},
+		} {
+			ms := modelStatus(got, tc.model)
+			if ms == nil || ms.Ready || ms.Reason != status.ReasonSecretKeyNotFound || !strings.Contains(ms.Message, tc.want) {
+				return fmt.Errorf("model %s status %+v; want not ready, %s, %q", tc.model, ms, status.ReasonSecretKeyNotFound, tc.want)
+			}
+		}
+		return nil
+	})
+	if c := meta.FindStatusCondition(got.Status.Conditions, platformv1.ConditionStalled); c == nil || c.Status != metav1.ConditionTrue {
+		t.Errorf("Stalled condition %+v; a Secret only a human can fix stalls the platform", c)
+	}
+	if st := fmt.Sprintf("%+v", got.Status); strings.Contains(st, "id-8e1f") || strings.Contains(st, "key-5c2a") {
+		t.Errorf("status holds a Secret value: %s", st)
 	}
 }

@@ -555,6 +555,13 @@ type ModelSpec struct {
 }
 
 // SelfHostedModel is a model served by KServe InferenceServices in model clusters.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.credentialsSecretRef) && has(self.storage))",message="credentialsSecretRef is the shorthand of storage.huggingFace.tokenSecretRef: set one of credentialsSecretRef and storage"
+// +kubebuilder:validation:XValidation:rule="!has(self.credentialsSecretRef) || self.storageUri.startsWith('hf://')",message="credentialsSecretRef is a Hugging Face token, used only for an hf:// storageUri"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.huggingFace) || self.storageUri.startsWith('hf://')",message="storage.huggingFace needs an hf:// storageUri"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.s3) || self.storageUri.startsWith('s3://')",message="storage.s3 needs an s3:// storageUri"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.gcs) || self.storageUri.startsWith('gs://')",message="storage.gcs needs a gs:// storageUri"
+// +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.azureBlob) || self.storageUri.startsWith('https://')",message="storage.azureBlob needs an https://<account>.blob.core.windows.net/... storageUri"
 type SelfHostedModel struct {
 	// StorageURI is where the weights come from (hf://, s3://, gs://, pvc://, https://, oci://).
 	// +kubebuilder:validation:MinLength=1
@@ -569,9 +576,26 @@ type SelfHostedModel struct {
 	// +kubebuilder:validation:Maximum=64
 	GPUs int32 `json:"gpus,omitempty"`
 
-	// CredentialsSecretRef names the model download credentials (for example a Hugging Face token).
+	// CredentialsSecretRef names a Hugging Face token for a gated or private hf:// model (key HF_TOKEN
+	// unless set): the shorthand of storage.huggingFace.tokenSecretRef.
 	// +optional
 	CredentialsSecretRef *SecretKeyReference `json:"credentialsSecretRef,omitempty"`
+
+	// Storage holds the credentials KServe's storage initializer downloads storageUri with: a Hugging
+	// Face token, S3 keys (with endpoint and region), a GCS service-account key or Azure Blob
+	// credentials. The operator copies them into the model cluster as the Secret KServe reads (the
+	// InferenceService's serving.kserve.io/storageSecretName); the model server container never sees
+	// them. Empty: an anonymous download, or the pods' own cloud identity.
+	// +optional
+	Storage *ModelStorage `json:"storage,omitempty"`
+
+	// ImagePullSecrets name docker-registry Secrets (kubernetes.io/dockerconfigjson) in the platform's
+	// namespace, copied into the model cluster and set on the predictor pods: for a private serving
+	// runtime image, or the model image of an oci:// storageUri (KServe's modelcar, pulled by the kubelet).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	ImagePullSecrets []SecretReference `json:"imagePullSecrets,omitempty"`
 
 	// Runtime is the KServe ServingRuntime. Empty: KServe picks the Hugging Face (vLLM) runtime.
 	// +optional
@@ -599,6 +623,85 @@ type SelfHostedModel struct {
 	// +listMapKey=cluster
 	// +listMapKey=nodePool
 	Placements []Placement `json:"placements"`
+}
+
+// ModelStorage says how a model's weights are downloaded: exactly one of its fields.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.huggingFace) ? 1 : 0) + (has(self.s3) ? 1 : 0) + (has(self.gcs) ? 1 : 0) + (has(self.azureBlob) ? 1 : 0) == 1",message="storage needs exactly one of huggingFace, s3, gcs and azureBlob"
+type ModelStorage struct {
+	// HuggingFace is a token for gated or private hf:// models.
+	// +optional
+	HuggingFace *HuggingFaceStorage `json:"huggingFace,omitempty"`
+
+	// S3 are keys for s3:// models, on AWS or an S3-compatible store.
+	// +optional
+	S3 *S3Storage `json:"s3,omitempty"`
+
+	// GCS is a service-account key for gs:// models.
+	// +optional
+	GCS *GCSStorage `json:"gcs,omitempty"`
+
+	// AzureBlob are credentials for models in Azure Blob Storage.
+	// +optional
+	AzureBlob *AzureBlobStorage `json:"azureBlob,omitempty"`
+}
+
+// HuggingFaceStorage is a Hugging Face access token.
+type HuggingFaceStorage struct {
+	// TokenSecretRef names the token (key HF_TOKEN unless set).
+	TokenSecretRef SecretKeyReference `json:"tokenSecretRef"`
+}
+
+// S3Storage are S3 access keys and where the bucket is.
+type S3Storage struct {
+	// SecretRef names a Secret with the keys AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+	SecretRef SecretReference `json:"secretRef"`
+
+	// Endpoint of an S3-compatible store, host[:port] without a scheme (for example minio.example:9000).
+	// Empty: AWS.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Region of the bucket (for example us-east-1).
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	Region string `json:"region,omitempty"`
+
+	// UseHTTPS talks to the endpoint over HTTPS.
+	// +optional
+	// +kubebuilder:default=true
+	UseHTTPS *bool `json:"useHTTPS,omitempty"`
+
+	// VerifySSL verifies the endpoint's certificate.
+	// +optional
+	// +kubebuilder:default=true
+	VerifySSL *bool `json:"verifySSL,omitempty"`
+
+	// VirtualHostedBucket addresses the bucket as <bucket>.<endpoint> instead of <endpoint>/<bucket>.
+	// +optional
+	VirtualHostedBucket bool `json:"virtualHostedBucket,omitempty"`
+
+	// CABundleConfigMap names a ConfigMap in the model cluster's namespace holding the CA bundle of a
+	// private endpoint.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	CABundleConfigMap string `json:"caBundleConfigMap,omitempty"`
+}
+
+// GCSStorage is a Google Cloud service-account key.
+type GCSStorage struct {
+	// SecretRef names the service-account key JSON (key gcloud-application-credentials.json unless set).
+	SecretRef SecretKeyReference `json:"secretRef"`
+}
+
+// AzureBlobStorage are Azure Blob Storage credentials.
+type AzureBlobStorage struct {
+	// SecretRef names a Secret with a service principal (AZURE_CLIENT_ID, AZURE_CLIENT_SECRET,
+	// AZURE_TENANT_ID, optionally AZURE_SUBSCRIPTION_ID) or a storage account key
+	// (AZURE_STORAGE_ACCESS_KEY, with AZURE_ACCOUNT_NAME).
+	SecretRef SecretReference `json:"secretRef"`
 }
 
 // Placement runs a self-hosted model on a node pool of a model cluster.

@@ -38,9 +38,28 @@ type Secrets struct {
 	ClientKeys        map[string][]byte
 	ClientKeysProblem *Problem
 
-	// ModelTokens are self-hosted models' download credentials, by model name.
-	ModelTokens   map[string][]byte
-	ModelProblems map[string]Problem
+	// ModelDownloads are self-hosted models' download credentials and image pull Secrets, by model name.
+	// A model whose Secrets cannot be read has a problem instead (Stalled when a human must fix it).
+	ModelDownloads map[string]ModelDownload
+	ModelProblems  map[string]Problem
+}
+
+// ModelDownload is what a self-hosted model's pods need from the user's Secrets.
+type ModelDownload struct {
+	// Storage is the storage initializer's credentials Secret's data, already in KServe's key layout
+	// (HF_TOKEN, AWS_*, the GCS key file, AZURE_*); nil when the download is anonymous.
+	Storage map[string][]byte
+	// PullSecrets are the image pull Secrets to copy, in spec order.
+	PullSecrets []PullSecret
+}
+
+// PullSecret is one image pull Secret of the user's.
+type PullSecret struct {
+	// Name is the user's Secret's name.
+	Name string
+	// Type is kubernetes.io/dockerconfigjson or kubernetes.io/dockercfg.
+	Type string
+	Data map[string][]byte
 }
 
 // Cluster is the observed state of one model cluster.

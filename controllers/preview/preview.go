@@ -507,9 +507,20 @@ func placeholderSecrets(p *platformv1.GenAIPlatform) []*corev1.Secret {
 		src := render.ProviderCredentialSource(&p.Spec.Providers[i])
 		add(src.Ref, src.ManagedKey)
 	}
+	pullSecrets := map[string]bool{}
 	for _, m := range p.Spec.Models {
+		if src := render.ModelStorageSource(m.SelfHosted); src != nil && src.ManagedKey != "" {
+			add(&src.Ref, src.ManagedKey)
+		} else if src != nil {
+			for _, k := range src.Required[0] {
+				add(&src.Ref, k)
+			}
+		}
 		if m.SelfHosted != nil {
-			add(m.SelfHosted.CredentialsSecretRef, render.KeyHFToken)
+			for _, ref := range m.SelfHosted.ImagePullSecrets {
+				add(&platformv1.SecretKeyReference{Name: ref.Name, Namespace: ref.Namespace}, corev1.DockerConfigJsonKey)
+				pullSecrets[ref.Name] = true
+			}
 		}
 	}
 	if ca := p.Spec.Gateway.ClientAuth; ca != nil && ca.APIKeys != nil {
@@ -529,6 +540,9 @@ func placeholderSecrets(p *platformv1.GenAIPlatform) []*corev1.Secret {
 		}
 		s := &corev1.Secret{Data: data}
 		s.Name, s.Namespace = n, p.Namespace
+		if pullSecrets[n] {
+			s.Type = corev1.SecretTypeDockerConfigJson
+		}
 		out = append(out, s)
 	}
 	return out

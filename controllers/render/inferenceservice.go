@@ -11,6 +11,7 @@ import (
 
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
 const (
@@ -64,32 +65,20 @@ func InferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, nodePoo
 // PredictorServiceName is the Service KServe creates for an InferenceService in raw deployment mode.
 func PredictorServiceName(isvc string) string { return isvc + "-predictor" }
 
-// ModelSecretName names the model cluster's copy of a model's download credentials.
-func ModelSecretName(p *platformv1.GenAIPlatform, model string) string {
-	return Name(tierTwoPrefix(p), SafeName(model), "download")
-}
-
-// modelSecret copies a model's download credentials into the model cluster's namespace, under the key the
-// runtime reads.
-func modelSecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, model string, token []byte) *corev1.Secret {
-	return &corev1.Secret{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
-		ObjectMeta: tierTwoMeta(p, mc, ModelSecretName(p, model), "model"),
-		Type:       corev1.SecretTypeOpaque,
-		Data:       map[string][]byte{KeyHFToken: token},
-	}
-}
-
 // inferenceService serves one placement of a self-hosted model: KServe's Hugging Face runtime (vLLM)
 // serving the OpenAI API, on the node pool's GPUs, autoscaled between the placement's bounds.
 func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, pool *platformv1.NodePoolSpec,
-	m *platformv1.ModelSpec, pl *platformv1.Placement, hasToken bool) *kservev1b1.InferenceService {
+	m *platformv1.ModelSpec, pl *platformv1.Placement, dl facts.ModelDownload) *kservev1b1.InferenceService {
 	sh := m.SelfHosted
 	meta := tierTwoMeta(p, mc, InferenceServiceName(p, ModelClusterNamespace(mc), m.Name, pl.NodePool), "model")
 	meta.Annotations = map[string]string{AnnotationDeploymentMode: deploymentModeStandard}
 	meta.Labels[LabelVisibility] = visibilityCluster
-	if hasToken {
+	if dl.Storage != nil {
 		meta.Annotations[AnnotationStorageSecretName] = ModelSecretName(p, m.Name)
+	}
+	var pulls []corev1.LocalObjectReference
+	for _, ps := range dl.PullSecrets {
+		pulls = append(pulls, corev1.LocalObjectReference{Name: PullSecretName(p, m.Name, ps.Name)})
 	}
 
 	minReplicas := pl.MinReplicas
@@ -100,7 +89,8 @@ func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSp
 	// The served model name is what clients ask for, so Tier One and Tier Two route it unchanged.
 	args := append([]string{"--model_name=" + m.Name}, sh.Args...)
 	env := append([]corev1.EnvVar(nil), sh.Env...)
-	if hasToken {
+	// The Hugging Face runtime also reads the token itself (a gated model's tokenizer and config).
+	if _, hf := dl.Storage[KeyHFToken]; hf {
 		env = append(env, corev1.EnvVar{Name: KeyHFToken, ValueFrom: &corev1.EnvVarSource{
 			SecretKeyRef: &corev1.SecretKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: ModelSecretName(p, m.Name)}, Key: KeyHFToken,
@@ -122,11 +112,12 @@ func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSp
 		TypeMeta:   metav1.TypeMeta{APIVersion: kservev1b1.GroupVersion.String(), Kind: "InferenceService"},
 		ObjectMeta: meta,
 		Spec: kservev1b1.InferenceServiceSpec{Predictor: kservev1b1.PredictorSpec{
-			MinReplicas:  ptr.To[int32](minReplicas),
-			MaxReplicas:  maxReplicas,
-			NodeSelector: pool.NodeSelector,
-			Tolerations:  pool.Tolerations,
-			Model:        model,
+			MinReplicas:      ptr.To[int32](minReplicas),
+			MaxReplicas:      maxReplicas,
+			NodeSelector:     pool.NodeSelector,
+			Tolerations:      pool.Tolerations,
+			ImagePullSecrets: pulls,
+			Model:            model,
 		}},
 	}
 }

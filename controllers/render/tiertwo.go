@@ -34,7 +34,7 @@ func modelClusters(in Input, b builder) {
 				continue
 			}
 			var ready, all []weightedService
-			token, hasToken := in.Facts.Secrets.ModelTokens[m.Name]
+			dl := in.Facts.Secrets.ModelDownloads[m.Name]
 			model := Component{Part: PartModel, Name: m.Name}
 			placed := false
 			serving := servingPools(in, m, mc.Name)
@@ -45,7 +45,7 @@ func modelClusters(in Input, b builder) {
 					continue
 				}
 				placed = true
-				isvc := inferenceService(p, mc, pool, m, pl, hasToken)
+				isvc := inferenceService(p, mc, pool, m, pl, dl)
 				id := facts.PlacementID{Model: m.Name, Cluster: mc.Name, NodePool: pl.NodePool}
 				b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
 				ws := weightedService{name: isvc.Name, weight: *weightOf(pl.Weight)}
@@ -57,8 +57,11 @@ func modelClusters(in Input, b builder) {
 			if !placed {
 				continue
 			}
-			if hasToken {
-				b.add(mc.Name, model, modelSecret(p, mc, m.Name, token))
+			if dl.Storage != nil {
+				b.add(mc.Name, model, modelSecret(p, mc, m, dl.Storage))
+			}
+			for _, ps := range dl.PullSecrets {
+				b.add(mc.Name, model, pullSecret(p, mc, m.Name, ps))
 			}
 			if len(ready) == 0 {
 				ready = all

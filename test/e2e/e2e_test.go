@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -65,6 +66,7 @@ const (
 	stepMemory   = "memory of the running cluster"
 	stepMove     = "changing the placement's pool in the sample moves the pods"
 	stepTooBig   = "a model too big for its pool is not ready, with the scheduler's reason in the platform status"
+	stepStorage  = "S3, GCS and Azure Blob models: the pod KServe made has the storage initializer carrying the user's credentials, and the image pull Secret"
 	stepDelete   = "deleting the platforms leaves nothing behind"
 )
 
@@ -581,6 +583,108 @@ func TestSimulatedCluster(t *testing.T) {
 			t.Logf("qwen2.5-72b now runs in pod %s on node %s", pod.Name, pod.Spec.NodeName)
 		}
 		gpu = moved
+	})
+
+	step(t, stepStorage, false, []string{stepISVC}, func(t *testing.T) {
+		secret := func(name string, typ corev1.SecretType, data map[string]string) *unstructured.Unstructured {
+			s := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "Secret", "type": string(typ),
+				"metadata": map[string]any{"name": name, "namespace": platformNS},
+			}}
+			sd := map[string]any{}
+			for k, v := range data {
+				sd[k] = v
+			}
+			s.Object["stringData"] = sd
+			return s
+		}
+		apply(t,
+			secret("e2e-minio", corev1.SecretTypeOpaque, map[string]string{"AWS_ACCESS_KEY_ID": "demo-id", "AWS_SECRET_ACCESS_KEY": "demo-secret"}),
+			secret("e2e-gcs", corev1.SecretTypeOpaque, map[string]string{"sa.json": `{"type":"service_account"}`}),
+			secret("e2e-azure", corev1.SecretTypeOpaque, map[string]string{"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t"}),
+			secret("e2e-registry", corev1.SecretTypeDockerConfigJson, map[string]string{".dockerconfigjson": `{"auths":{"registry.example":{"auth":"ZGVtbzpkZW1v"}}}`}))
+		stored := gpu.DeepCopy()
+		model := func(name, uri string, storage map[string]any) {
+			addModel(t, stored, map[string]any{"name": name, "selfHosted": map[string]any{
+				"storageUri": uri, "gpus": int64(0), "storage": storage,
+				"imagePullSecrets": []any{map[string]any{"name": "e2e-registry"}},
+				"placements":       []any{map[string]any{"cluster": "gpu-east", "nodePool": "l4", "minReplicas": int64(1)}},
+			}})
+		}
+		model("e2e-s3", "s3://models/qwen", map[string]any{"s3": map[string]any{
+			"secretRef": map[string]any{"name": "e2e-minio"}, "endpoint": "minio.storage:9000", "region": "eu-west-1"}})
+		model("e2e-gcs", "gs://models/gemma", map[string]any{"gcs": map[string]any{"secretRef": map[string]any{"name": "e2e-gcs"}}})
+		model("e2e-azure", "https://models.blob.core.windows.net/phi", map[string]any{"azureBlob": map[string]any{"secretRef": map[string]any{"name": "e2e-azure"}}})
+		apply(t, stored)
+		p := platform(t, "gpu")
+
+		// What KServe's pod webhook gave each storage initializer, read from the pod it made.
+		checks := map[string]func(pod corev1.Pod, managed string) error{
+			"e2e-s3": func(pod corev1.Pod, managed string) error {
+				return initEnv(pod, map[string]string{"AWS_ACCESS_KEY_ID": "secret:" + managed, "AWS_SECRET_ACCESS_KEY": "secret:" + managed,
+					"S3_ENDPOINT": "minio.storage:9000", "AWS_ENDPOINT_URL": "https://minio.storage:9000", "AWS_DEFAULT_REGION": "eu-west-1", "S3_USE_HTTPS": "1"})
+			},
+			"e2e-gcs": func(pod corev1.Pod, managed string) error {
+				if err := initEnv(pod, map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "/var/secrets/" + render.KeyGCSCredentials}); err != nil {
+					return err
+				}
+				for _, v := range pod.Spec.Volumes {
+					if v.Secret != nil && v.Secret.SecretName == managed {
+						return nil
+					}
+				}
+				return fmt.Errorf("no volume from Secret %s", managed)
+			},
+			"e2e-azure": func(pod corev1.Pod, managed string) error {
+				return initEnv(pod, map[string]string{"AZURE_CLIENT_ID": "secret:" + managed, "AZURE_CLIENT_SECRET": "secret:" + managed, "AZURE_TENANT_ID": "secret:" + managed})
+			},
+		}
+		for name, check := range checks {
+			isvc := render.InferenceServiceName(p, modelsNS, name, "l4")
+			managed := render.ModelSecretName(p, name)
+			pull := render.PullSecretName(p, name, "e2e-registry")
+			eventually(t, waitShort, func() error {
+				pods := podsOf(t, isvc)
+				if len(pods) == 0 {
+					return fmt.Errorf("no pod of InferenceService %s", isvc)
+				}
+				for _, pod := range pods {
+					if !slices.Contains(pod.Spec.ImagePullSecrets, corev1.LocalObjectReference{Name: pull}) {
+						return fmt.Errorf("pod %s: imagePullSecrets %v, want %s", pod.Name, pod.Spec.ImagePullSecrets, pull)
+					}
+					if err := check(pod, managed); err != nil {
+						return fmt.Errorf("pod %s: %w", pod.Name, err)
+					}
+				}
+				return nil
+			})
+			t.Logf("%s: the pod of InferenceService %s pulls with Secret %s; its storage initializer has the credentials of Secret %s", name, isvc, pull, managed)
+		}
+		// The copies hold the user's values.
+		for user, managed := range map[string]string{"e2e-minio": render.ModelSecretName(p, "e2e-s3"), "e2e-registry": render.PullSecretName(p, "e2e-s3", "e2e-registry")} {
+			var u, m corev1.Secret
+			if err := c.Get(ctx, client.ObjectKey{Namespace: platformNS, Name: user}, &u); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Get(ctx, client.ObjectKey{Namespace: modelsNS, Name: managed}, &m); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range u.Data {
+				if string(m.Data[k]) != string(v) {
+					t.Errorf("Secret %s/%s key %s is not the user's value from %s", modelsNS, managed, k, user)
+				}
+			}
+		}
+		apply(t, gpu)
+		eventually(t, waitShort, func() error {
+			for name := range checks {
+				isvc := render.InferenceServiceName(p, modelsNS, name, "l4")
+				if n := countPods(t, isvc); n != 0 {
+					return fmt.Errorf("%d pods of %s remain", n, isvc)
+				}
+			}
+			return notFound(gvk("", "v1", "Secret"), modelsNS, render.ModelSecretName(p, "e2e-s3"))
+		})
 	})
 
 	step(t, stepTooBig, false, nil, func(t *testing.T) {
@@ -1330,6 +1434,32 @@ func storageInitializerToken(pod corev1.Pod, secret string) error {
 			}
 		}
 		return fmt.Errorf("storage-initializer has no HF_TOKEN from Secret %s", secret)
+	}
+	return fmt.Errorf("no storage-initializer init container (KServe's pod webhook did not mutate it)")
+}
+
+// initEnv checks the storage-initializer init container's environment: each name has the value given,
+// or, for "secret:<name>", takes its value from that Secret.
+func initEnv(pod corev1.Pod, want map[string]string) error {
+	for _, ic := range pod.Spec.InitContainers {
+		if ic.Name != "storage-initializer" {
+			continue
+		}
+		got := map[string]string{}
+		for _, e := range ic.Env {
+			switch {
+			case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+				got[e.Name] = "secret:" + e.ValueFrom.SecretKeyRef.Name
+			default:
+				got[e.Name] = e.Value
+			}
+		}
+		for k, v := range want {
+			if got[k] != v {
+				return fmt.Errorf("storage-initializer env %s=%q, want %q", k, got[k], v)
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("no storage-initializer init container (KServe's pod webhook did not mutate it)")
 }

@@ -78,6 +78,11 @@ type PredictorSpec struct {
 	// +optional
 	ServiceAccountName string `json:"serviceAccountName,omitempty"`
 
+	// ImagePullSecrets are the predictor pods' registry credentials (for the runtime image, and for an
+	// oci:// model image KServe runs as a modelcar).
+	// +optional
+	ImagePullSecrets []corev1.LocalObjectReference `json:"imagePullSecrets,omitempty"`
+
 	// Model is the model and its server container.
 	// +optional
 	Model *ModelSpec `json:"model,omitempty"`

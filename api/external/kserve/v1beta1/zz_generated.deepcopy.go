@@ -333,6 +333,11 @@ func (in *PredictorSpec) DeepCopyInto(out *PredictorSpec) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.ImagePullSecrets != nil {
+		in, out := &in.ImagePullSecrets, &out.ImagePullSecrets
+		*out = make([]v1.LocalObjectReference, len(*in))
+		copy(*out, *in)
+	}
 	if in.Model != nil {
 		in, out := &in.Model, &out.Model
 		*out = new(ModelSpec)

@@ -147,6 +147,9 @@ func referencedSecrets(p *platformv1.GenAIPlatform) map[string]bool {
 		if mc.KubeconfigSecretRef != nil {
 			add(mc.KubeconfigSecretRef.Name, mc.KubeconfigSecretRef.Namespace)
 		}
+		if mc.TLS != nil && mc.TLS.SecretRef != nil {
+			add(mc.TLS.SecretRef.Name, mc.TLS.SecretRef.Namespace)
+		}
 	}
 	for _, m := range p.Spec.Models {
 		if src := render.ModelStorageSource(m.SelfHosted); src != nil {

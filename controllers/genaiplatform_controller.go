@@ -165,7 +165,21 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	case len(missing) > 0:
 		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
 	}
-	return ctrl.Result{}, applyErr
+	return ctrl.Result{RequeueAfter: r.untilRenewal(f)}, applyErr
+}
+
+// untilRenewal is how long until a link certificate or CA step is due (zero: none is).
+func (r *GenAIPlatformReconciler) untilRenewal(f facts.Facts) time.Duration {
+	var next time.Time
+	for _, c := range f.Clusters {
+		if c.TLS != nil && !c.TLS.RenewAt.IsZero() && (next.IsZero() || c.TLS.RenewAt.Before(next)) {
+			next = c.TLS.RenewAt
+		}
+	}
+	if next.IsZero() {
+		return 0
+	}
+	return max(next.Sub(r.now()), time.Second)
 }
 
 // rotating says whether a key rotation step is under way in some model cluster.

@@ -122,7 +122,13 @@ func (r *GenAIPlatformReconciler) leaveAlone(ctx context.Context, p *platformv1.
 	if err != nil {
 		return err
 	}
-	f.SetCluster(mc.Name, facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)})
+	cf := facts.Cluster{Problem: prob, Unreachable: true, Key: &key, Address: r.lastAddress(p, mc.Name)}
+	// Tier One's side of the link stays as it is, with its trust bundle (renewed even now: the CA's state
+	// lives in Tier One).
+	if err := r.observeLinkTLS(ctx, p, mc, &cf); err != nil {
+		return err
+	}
+	f.SetCluster(mc.Name, cf)
 	return nil
 }
 
@@ -168,6 +174,20 @@ func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platfor
 		return err
 	}
 	cf.Key, cf.Rotating = &key, rotating
+	return r.observeLinkTLS(ctx, p, mc, cf)
+}
+
+// observeLinkTLS adds the link's TLS material to a cluster's facts, or the problem that keeps the link
+// from being made.
+func (r *GenAIPlatformReconciler) observeLinkTLS(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, cf *facts.Cluster) error {
+	t, prob, err := r.linkTLS(ctx, p, mc)
+	if err != nil {
+		return err
+	}
+	cf.TLS = t
+	if prob != nil && cf.Problem == nil {
+		cf.Problem = prob
+	}
 	return nil
 }
 

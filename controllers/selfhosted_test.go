@@ -23,6 +23,7 @@ import (
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/preview"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
 )
@@ -39,7 +40,11 @@ func selfHostedInput(p *platformv1.GenAIPlatform, providers []string, tokens []s
 		in.Facts.Secrets.ModelDownloads[m] = facts.ModelDownload{Storage: map[string][]byte{render.KeyHFToken: []byte("t")}}
 	}
 	for _, mc := range p.Spec.ModelClusters {
-		in.Facts.SetCluster(mc.Name, facts.Cluster{Key: &facts.ClusterKey{Current: "k"}, ForeignNamespace: !slices.Contains(ownNamespaces, mc.Name)})
+		cf := facts.Cluster{Key: &facts.ClusterKey{Current: "k"}, ForeignNamespace: !slices.Contains(ownNamespaces, mc.Name)}
+		if render.LinkTLSMode(&mc) != platformv1.TierLinkTLSNone {
+			cf.TLS = preview.AssumedLinkTLS(&mc)
+		}
+		in.Facts.SetCluster(mc.Name, cf)
 	}
 	return in
 }

@@ -472,6 +472,11 @@ type ModelClusterSpec struct {
 	// +optional
 	Address *ClusterAddress `json:"address,omitempty"`
 
+	// TLS secures the link from Tier One to this cluster's Tier Two: the prompts, the answers and the link
+	// key cross it. Empty: the operator's own CA issues Tier Two's certificate and renews it.
+	// +optional
+	TLS *TierLinkTLS `json:"tls,omitempty"`
+
 	// Replicas is the number of Envoy proxy replicas of the Tier Two gateway.
 	// +optional
 	// +kubebuilder:default=1
@@ -500,13 +505,50 @@ type ClusterAddress struct {
 	// +kubebuilder:validation:MaxLength=253
 	Hostname string `json:"hostname"`
 
-	// Port of the Tier Two gateway (which listens HTTP on 80 inside its cluster; another port when a load
-	// balancer or port mapping fronts it).
+	// Port of the Tier Two gateway. Empty: 443, where Tier Two listens (80 with tls.mode None); another
+	// port when a load balancer or port mapping fronts it.
 	// +optional
-	// +kubebuilder:default=80
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
+}
+
+// TierLinkTLSMode says where Tier Two's serving certificate comes from.
+// +kubebuilder:validation:Enum=OperatorCA;Secret;None
+type TierLinkTLSMode string
+
+const (
+	// TierLinkTLSOperatorCA: the operator runs a CA per model cluster, issues Tier Two's certificate and
+	// renews it before it expires.
+	TierLinkTLSOperatorCA TierLinkTLSMode = "OperatorCA"
+	// TierLinkTLSSecret: Tier Two serves the certificate of a Secret the user keeps (cert-manager's layout).
+	TierLinkTLSSecret TierLinkTLSMode = "Secret"
+	// TierLinkTLSNone: plain HTTP, for a link something else encrypts (a service mesh, a VPN).
+	TierLinkTLSNone TierLinkTLSMode = "None"
+)
+
+// TierLinkTLS is how the link from Tier One to a model cluster's Tier Two is encrypted: Tier Two listens
+// HTTPS, and Tier One verifies its certificate.
+//
+// +kubebuilder:validation:XValidation:rule="(has(self.mode) && self.mode == 'Secret') == has(self.secretRef)",message="secretRef is required for tls.mode Secret and allowed only for it"
+type TierLinkTLS struct {
+	// Mode: OperatorCA (default), Secret or None.
+	// +optional
+	// +kubebuilder:default=OperatorCA
+	Mode TierLinkTLSMode `json:"mode,omitempty"`
+
+	// SecretRef names a Secret in the platform's namespace with tls.crt, tls.key and ca.crt (the layout
+	// cert-manager writes): Tier Two serves tls.crt, Tier One trusts ca.crt. Renewing it is the user's part.
+	// +optional
+	SecretRef *SecretReference `json:"secretRef,omitempty"`
+
+	// Hostname is the name Tier One verifies in Tier Two's certificate (and sends as SNI). Empty: with
+	// OperatorCA, <cluster>.tier-two.genai.internal (also in the certificate, with address.hostname); with
+	// Secret, the certificate's first DNS name.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Hostname string `json:"hostname,omitempty"`
 }
 
 // NodePoolSpec is a set of GPU nodes a model can be placed on.

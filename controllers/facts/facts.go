@@ -7,7 +7,10 @@
 // from the Secrets in the same file, resolved by the reconciler's own code, and are never serialized).
 package facts
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // Facts is everything observed about one platform's world.
 type Facts struct {
@@ -79,6 +82,28 @@ type Cluster struct {
 	Problem *Problem `json:"problem,omitempty"`
 	// Rotating: a key rotation step is under way; the reconciler comes back soon.
 	Rotating bool `json:"-"`
+	// TLS is the link's TLS material; nil with tls.mode None, or when the user's certificate Secret
+	// cannot be used (Problem says why: the link is then not rendered, never downgraded to plain text).
+	TLS *LinkTLS `json:"tls,omitempty"`
+}
+
+// LinkTLS is the TLS material of the link from Tier One to a model cluster's Tier Two. Its values are
+// certificates and keys: they never leave it except into the managed Secrets render writes.
+type LinkTLS struct {
+	// Hostname is the name Tier One verifies in Tier Two's certificate and sends as SNI.
+	Hostname string `json:"hostname"`
+	// State is the operator CA's state Secret data (CA, serving pair, a CA being staged), nil when the
+	// user brings the certificate.
+	State map[string][]byte `json:"-"`
+	// StateAnnotations record a CA rotation under way.
+	StateAnnotations map[string]string `json:"-"`
+	// ServingCert and ServingKey are what Tier Two serves (PEM).
+	ServingCert []byte `json:"-"`
+	ServingKey  []byte `json:"-"`
+	// TrustBundle is the CA certificates Tier One verifies Tier Two with (PEM).
+	TrustBundle []byte `json:"-"`
+	// RenewAt is when the reconciler must come back to renew (zero: never, the user renews).
+	RenewAt time.Time `json:"-"`
 }
 
 // ClusterKey is the state of one model cluster's Tier One -> Tier Two key.

@@ -180,6 +180,9 @@ func AssumeClusterFacts(p *platformv1.GenAIPlatform, f *facts.Facts) {
 		// The operator generates each cluster's key on its first reconcile and records the rotation
 		// request it acted on; the key itself only ever appears in Secrets, which are redacted.
 		cf := facts.Cluster{Key: &facts.ClusterKey{Current: placeholderValue, Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}}
+		if render.LinkTLSMode(&mc) != platformv1.TierLinkTLSNone {
+			cf.TLS = AssumedLinkTLS(&mc)
+		}
 		if mc.Address == nil {
 			cf.Address = TierTwoAddress(mc.Name)
 		}
@@ -193,6 +196,16 @@ func AssumeClusterFacts(p *platformv1.GenAIPlatform, f *facts.Facts) {
 			f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}, Exists: true, Ready: true})
 		}
 	}
+}
+
+// AssumedLinkTLS stands for the link TLS material the reconciler issues (or reads from the user's Secret):
+// the objects are those of the first reconcile, with placeholder certificates.
+func AssumedLinkTLS(mc *platformv1.ModelClusterSpec) *facts.LinkTLS {
+	t := &facts.LinkTLS{Hostname: render.LinkTLSHostname(mc), ServingCert: []byte(placeholderValue), ServingKey: []byte(placeholderValue), TrustBundle: []byte(placeholderValue)}
+	if render.LinkTLSMode(mc) == platformv1.TierLinkTLSOperatorCA {
+		t.State = map[string][]byte{"ca.crt": []byte(placeholderValue)}
+	}
+	return t
 }
 
 // Write prints the previews: per platform a header comment (assumptions, problems, routes), then Tier

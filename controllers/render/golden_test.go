@@ -108,10 +108,15 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 		f.Clusters, f.Placements = docs.Facts.Clusters, docs.Facts.Placements
 	}
 	for _, mc := range p.Spec.ModelClusters {
-		if cf := f.Cluster(mc.Name); cf.Key == nil {
+		cf := f.Cluster(mc.Name)
+		if cf.Key == nil {
 			cf.Key = &facts.ClusterKey{Current: "key-" + mc.Name}
-			f.SetCluster(mc.Name, cf)
 		}
+		// The link's certificates, as the reconciler makes them (their values are redacted in the output).
+		if cf.TLS == nil && render.LinkTLSMode(&mc) != platformv1.TierLinkTLSNone && cf.Problem == nil {
+			cf.TLS = preview.AssumedLinkTLS(&mc)
+		}
+		f.SetCluster(mc.Name, cf)
 	}
 	return render.Input{Platform: p, Facts: f}
 }

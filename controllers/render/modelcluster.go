@@ -6,16 +6,12 @@ import (
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
 // LabelModelCluster marks Tier Two objects with the model cluster they belong to.
 const LabelModelCluster = "platform.genai.dev/model-cluster"
-
-// tierTwoListenerPort is where Tier Two gateways listen (HTTP, inside the model cluster's network).
-const tierTwoListenerPort = 80
 
 // TierTwoAuthorization is the Authorization header value Tier One sends with a key (BackendSecurityPolicy
 // APIKey sends "Bearer <key>"); Tier Two's SecurityPolicy compares the whole header with it.
@@ -99,7 +95,7 @@ func tierTwoGateway(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec
 		name:         TierTwoGatewayName(p),
 		proxyName:    tierTwoProxyName(p),
 		replicas:     replicas,
-		listener:     gwapiv1.Listener{Name: ListenerName, Protocol: gwapiv1.HTTPProtocolType, Port: tierTwoListenerPort},
+		listener:     tierTwoListener(p, mc),
 	}
 }
 
@@ -109,11 +105,11 @@ func ClusterAddress(mc *platformv1.ModelClusterSpec, observed string) (string, i
 	if mc.Address != nil {
 		port := mc.Address.Port
 		if port == 0 {
-			port = tierTwoListenerPort
+			port = tierTwoPort(mc)
 		}
 		return mc.Address.Hostname, port
 	}
-	return observed, tierTwoListenerPort
+	return observed, tierTwoPort(mc)
 }
 
 func isIP(s string) bool { return net.ParseIP(strings.Trim(s, "[]")) != nil }

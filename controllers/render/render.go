@@ -160,9 +160,20 @@ func Render(in Input) Output {
 		}
 		c := Component{Part: PartModelCluster, Name: mc.Name}
 		b.add("", c, clusterKeySecret(p, mc, *cf.Key))
-		if host, port := ClusterAddress(mc, cf.Address); host != "" {
+		if t := cf.TLS; t != nil {
+			if t.State != nil {
+				b.add("", c, clusterTLSStateSecret(p, mc, t))
+			}
+			b.add("", c, clusterCASecret(p, mc, t))
+		}
+		// A link that should be encrypted and has no certificate to verify is not made: never plain text.
+		secured := cf.TLS != nil || LinkTLSMode(mc) == platformv1.TierLinkTLSNone
+		if host, port := ClusterAddress(mc, cf.Address); host != "" && secured {
 			linked[mc.Name] = !cf.Unreachable
 			b.add("", c, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
+			if cf.TLS != nil {
+				b.add("", c, clusterBackendTLSPolicy(p, mc, cf.TLS))
+			}
 		}
 	}
 

@@ -26,6 +26,9 @@ func modelClusters(in Input, b builder) {
 		if cf.Key != nil {
 			b.add(mc.Name, tierTwo, tierTwoKeySecret(p, mc, *cf.Key), tierTwoSecurityPolicy(p, mc))
 		}
+		if cf.TLS != nil {
+			b.add(mc.Name, tierTwo, tierTwoTLSSecret(p, mc, cf.TLS))
+		}
 
 		var rules []tierTwoModelRule
 		for j := range p.Spec.Models {

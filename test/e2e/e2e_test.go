@@ -11,6 +11,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,6 +58,7 @@ const (
 	stepGateways = "Envoy Gateway accepts and programs every Gateway, Tier One and Tier Two"
 	stepPolicies = "Envoy Gateway accepts the policies attached to the Gateways"
 	stepAIGW     = "Envoy AI Gateway accepts every AIGatewayRoute, AIServiceBackend and BackendSecurityPolicy; Envoy Gateway accepts the HTTPRoutes it generates, their Backends and policies"
+	stepLinkTLS  = "the link between the tiers is TLS: Tier Two listens HTTPS with the operator CA's certificate, which Envoy Gateway resolves, and Tier One's BackendTLSPolicy that verifies it is accepted"
 	stepFilter   = "Envoy AI Gateway writes each Tier One Gateway's filter configuration, with every route's backends"
 	stepNoAIGW   = "without the Envoy AI Gateway controller (no source), the platform says that it waits for it"
 	stepISVC     = "KServe makes every InferenceService Ready, its pods on nodes of the placement's pool"
@@ -357,6 +360,46 @@ func TestSimulatedCluster(t *testing.T) {
 		for _, r := range listManaged(t, gvk("aigateway.envoyproxy.io", "v1beta1", "AIGatewayRoute")) {
 			t.Logf("AIGatewayRoute %s/%s accepted; HTTPRoute %s/%s accepted by Envoy Gateway", r.GetNamespace(), r.GetName(), r.GetNamespace(), r.GetName())
 		}
+	})
+
+	step(t, stepLinkTLS, false, []string{stepAIGW}, func(t *testing.T) {
+		p := platform(t, "gpu")
+		mc := p.Spec.ModelClusters[0]
+		gw := get(t, gvk("gateway.networking.k8s.io", "v1", "Gateway"), modelsNS, render.TierTwoGatewayName(p))
+		if gw == nil {
+			t.Fatal("no Tier Two Gateway")
+		}
+		listeners, _, _ := unstructured.NestedSlice(gw.Object, "spec", "listeners")
+		if len(listeners) != 1 || listeners[0].(map[string]any)["protocol"] != "HTTPS" || listeners[0].(map[string]any)["port"] != int64(443) {
+			t.Fatalf("Tier Two listeners %v; want one HTTPS listener on 443", listeners)
+		}
+		statuses, _, _ := unstructured.NestedSlice(gw.Object, "status", "listeners")
+		if len(statuses) != 1 {
+			t.Fatalf("Tier Two listener statuses %v", statuses)
+		}
+		for _, typ := range []string{"Accepted", "Programmed", "ResolvedRefs"} {
+			if !listenerCondition(statuses[0], typ) {
+				t.Errorf("Tier Two listener: %s is not True in %v", typ, statuses[0])
+			}
+		}
+		// What Tier Two serves verifies against what Tier One trusts, for the name Tier One checks.
+		var serving, bundle corev1.Secret
+		if err := c.Get(ctx, client.ObjectKey{Namespace: modelsNS, Name: render.TierTwoTLSSecretName(p)}, &serving); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: platformNS, Name: render.ClusterCASecretName(p, mc.Name)}, &bundle); err != nil {
+			t.Fatal(err)
+		}
+		if err := verifyServing(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], render.LinkTLSHostname(&mc)); err != nil {
+			t.Errorf("Tier Two's certificate does not verify with Tier One's trust bundle: %v", err)
+		}
+		pol := get(t, gvk("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"), platformNS, render.ClusterBackendName(p, mc.Name))
+		if pol == nil {
+			t.Fatal("no BackendTLSPolicy on Tier One's Backend of the model cluster")
+		}
+		eventually(t, waitShort, func() error { return ancestorsAccepted(*pol) })
+		t.Logf("Tier Two %s/%s: HTTPS :443, certificate for %s verified by Tier One's BackendTLSPolicy %s/%s (Accepted, ResolvedRefs)",
+			modelsNS, gw.GetName(), render.LinkTLSHostname(&mc), platformNS, pol.GetName())
 	})
 
 	step(t, stepFilter, false, []string{stepAIGW}, func(t *testing.T) {
@@ -1462,4 +1505,33 @@ func initEnv(pod corev1.Pod, want map[string]string) error {
 		return nil
 	}
 	return fmt.Errorf("no storage-initializer init container (KServe's pod webhook did not mutate it)")
+}
+
+// listenerCondition says whether a Gateway listener status has the condition True.
+func listenerCondition(status any, typ string) bool {
+	conds, _, _ := unstructured.NestedSlice(status.(map[string]any), "conditions")
+	for _, c := range conds {
+		if m := c.(map[string]any); m["type"] == typ && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyServing checks a serving certificate against a CA bundle for a host name, as Envoy does.
+func verifyServing(bundle, serving []byte, hostname string) error {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(bundle) {
+		return fmt.Errorf("no CA certificate in the bundle")
+	}
+	block, _ := pem.Decode(serving)
+	if block == nil {
+		return fmt.Errorf("no certificate in tls.crt")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return err
+	}
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: hostname, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	return err
 }

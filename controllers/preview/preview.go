@@ -203,7 +203,8 @@ func AssumeClusterFacts(p *platformv1.GenAIPlatform, f *facts.Facts) {
 func AssumedLinkTLS(mc *platformv1.ModelClusterSpec) *facts.LinkTLS {
 	t := &facts.LinkTLS{Hostname: render.LinkTLSHostname(mc), ServingCert: []byte(placeholderValue), ServingKey: []byte(placeholderValue), TrustBundle: []byte(placeholderValue)}
 	if render.LinkTLSMode(mc) == platformv1.TierLinkTLSOperatorCA {
-		t.State = map[string][]byte{"ca.crt": []byte(placeholderValue)}
+		v := []byte(placeholderValue)
+		t.State = map[string][]byte{"ca.crt": v, "ca.key": v, corev1.TLSCertKey: v, corev1.TLSPrivateKeyKey: v}
 	}
 	return t
 }

@@ -168,13 +168,20 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	return ctrl.Result{RequeueAfter: r.untilRenewal(f)}, applyErr
 }
 
-// untilRenewal is how long until a link certificate or CA step is due (zero: none is).
+// untilRenewal is how long until a scheduled step is due: a link certificate or CA step, or a scheduled
+// key rotation (zero: none is).
 func (r *GenAIPlatformReconciler) untilRenewal(f facts.Facts) time.Duration {
 	var next time.Time
-	for _, c := range f.Clusters {
-		if c.TLS != nil && !c.TLS.RenewAt.IsZero() && (next.IsZero() || c.TLS.RenewAt.Before(next)) {
-			next = c.TLS.RenewAt
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
+	}
+	for _, c := range f.Clusters {
+		if c.TLS != nil {
+			earliest(c.TLS.RenewAt)
+		}
+		earliest(c.KeyRotationDue)
 	}
 	if next.IsZero() {
 		return 0

@@ -169,11 +169,11 @@ func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platfor
 		}
 	}
 
-	key, rotating, err := r.clusterKey(ctx, p, mc, t.client)
+	key, rotating, due, err := r.clusterKey(ctx, p, mc, t.client)
 	if err != nil {
 		return err
 	}
-	cf.Key, cf.Rotating = &key, rotating
+	cf.Key, cf.Rotating, cf.KeyRotationDue = &key, rotating, due
 	return r.observeLinkTLS(ctx, p, mc, cf)
 }
 
@@ -254,18 +254,24 @@ func nonEmpty(s, fallback string) string {
 }
 
 // clusterKey returns the cluster's key state for this reconcile, advanced by at most one rotation step,
-// and whether a rotation is under way (so the reconciler comes back soon).
+// whether a rotation is under way (so the reconciler comes back soon), and when the next scheduled rotation
+// is due (zero: none).
 //
-// The rotation never leaves a moment when Tier Two refuses what Tier One sends:
+// The rotation never leaves a moment when Tier Two refuses what Tier One sends, as long as each tier's
+// proxies pick up a changed Secret within the grace period:
 //  1. stage: a new key becomes Next; Tier Two admits Current and Next; Tier One still sends Current.
-//  2. switch, once Tier Two's live key Secret admits Next: Tier One sends Next (now Current); Tier Two
-//     still admits the old key (now Previous).
-//  3. retire, once a grace period has passed since Tier One's live Secret switched (time for the gateway
-//     to push it to every proxy): Tier Two admits only Current.
-func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (k facts.ClusterKey, rotating bool, err error) {
+//  2. switch, once Tier Two's live key Secret admits Next and the grace period has passed since it was
+//     staged (time for Tier Two's proxies to load it): Tier One sends Next (now Current); Tier Two still
+//     admits the old key (now Previous).
+//  3. retire, once the grace period has passed since Tier One's Secret switched (time for Tier One's
+//     proxies, which read it from a mounted Secret, to load it): Tier Two admits only Current.
+//
+// A rotation starts on demand (a new value of the rotate-cluster-keys annotation) or on the cluster's
+// keyRotationPeriod, counted from when the current key was made.
+func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (k facts.ClusterKey, rotating bool, due time.Time, err error) {
 	k, stored, err := r.tierOneKey(ctx, p, mc)
 	if err != nil || !stored {
-		return k, false, err
+		return k, false, time.Time{}, err
 	}
 	admitted := map[string]bool{}
 	var tierTwo corev1.Secret
@@ -276,25 +282,47 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 	}
 	requested := p.Annotations[platformv1.AnnotationRotateClusterKeys]
 	now := r.now()
+	stamp := now.UTC().Format(time.RFC3339)
+	grace := r.keyRotationGrace()
+	elapsed := func(since string) bool {
+		t, _ := time.Parse(time.RFC3339, since)
+		return now.Sub(t) >= grace
+	}
 	switch {
 	case k.Next != "":
-		if admitted[render.TierTwoAuthorization(k.Next)] {
+		if admitted[render.TierTwoAuthorization(k.Next)] && elapsed(k.StagedAt) {
 			k.Previous, k.Current, k.Next = k.Current, k.Next, ""
-			k.SwitchedAt = now.UTC().Format(time.RFC3339)
+			k.SwitchedAt, k.CreatedAt, k.StagedAt = stamp, stamp, ""
 		}
-		return k, true, nil
+		return k, true, time.Time{}, nil
 	case k.Previous != "":
-		switched, _ := time.Parse(time.RFC3339, k.SwitchedAt)
-		if now.Sub(switched) >= r.keyRotationGrace() {
+		if elapsed(k.SwitchedAt) {
 			k.Previous, k.SwitchedAt = "", ""
-			return k, false, nil
+			return k, false, rotationDue(mc, k), nil
 		}
-		return k, true, nil
+		return k, true, time.Time{}, nil
 	case requested != "" && requested != k.Token:
-		k.Next, k.Token = newKey(), requested
-		return k, true, nil
+		k.Next, k.Token, k.StagedAt = newKey(), requested, stamp
+		return k, true, time.Time{}, nil
+	case k.CreatedAt == "":
+		// A key from before schedules: its schedule starts now.
+		k.CreatedAt = stamp
 	}
-	return k, false, nil
+	due = rotationDue(mc, k)
+	if !due.IsZero() && !now.Before(due) {
+		k.Next, k.StagedAt = newKey(), stamp
+		return k, true, time.Time{}, nil
+	}
+	return k, false, due, nil
+}
+
+// rotationDue is when a cluster's current key is due for its scheduled rotation (zero: no schedule).
+func rotationDue(mc *platformv1.ModelClusterSpec, k facts.ClusterKey) time.Time {
+	created, err := time.Parse(time.RFC3339, k.CreatedAt)
+	if mc.KeyRotationPeriod == nil || mc.KeyRotationPeriod.Duration <= 0 || err != nil {
+		return time.Time{}
+	}
+	return created.Add(mc.KeyRotationPeriod.Duration)
 }
 
 // tierOneKey is the key state Tier One holds for a model cluster, unchanged (a new key when it has none).
@@ -309,14 +337,15 @@ func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.
 		// before making a new key, or the link's key would change under Tier Two's feet.
 		switch err := r.APIReader.Get(ctx, name, &tierOne); {
 		case apierrors.IsNotFound(err):
-			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}, false, nil
+			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys],
+				CreatedAt: r.now().UTC().Format(time.RFC3339)}, false, nil
 		case err != nil:
 			return k, false, fmt.Errorf("reading the key Secret of model cluster %s: %w", mc.Name, err)
 		}
 	}
 	k = facts.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
 	if k.Current == "" {
-		k.Current = newKey()
+		k.Current, k.CreatedAt = newKey(), r.now().UTC().Format(time.RFC3339)
 		return k, false, nil
 	}
 	return k, true, nil

@@ -477,6 +477,13 @@ type ModelClusterSpec struct {
 	// +optional
 	TLS *TierLinkTLS `json:"tls,omitempty"`
 
+	// KeyRotationPeriod rotates the Tier One -> Tier Two key on a schedule (for example 720h), besides on
+	// demand (the annotation platform.genai.dev/rotate-cluster-keys). Empty: on demand only.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1h')",message="keyRotationPeriod must be at least 1h: a rotation takes twice the key rotation grace"
+	KeyRotationPeriod *metav1.Duration `json:"keyRotationPeriod,omitempty"`
+
 	// Replicas is the number of Envoy proxy replicas of the Tier Two gateway.
 	// +optional
 	// +kubebuilder:default=1

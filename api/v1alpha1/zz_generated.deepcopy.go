@@ -468,6 +468,11 @@ func (in *ModelClusterSpec) DeepCopyInto(out *ModelClusterSpec) {
 		*out = new(TierLinkTLS)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.KeyRotationPeriod != nil {
+		in, out := &in.KeyRotationPeriod, &out.KeyRotationPeriod
+		*out = new(metav1.Duration)
+		**out = **in
+	}
 	if in.Replicas != nil {
 		in, out := &in.Replicas, &out.Replicas
 		*out = new(int32)

@@ -82,6 +82,8 @@ type Cluster struct {
 	Problem *Problem `json:"problem,omitempty"`
 	// Rotating: a key rotation step is under way; the reconciler comes back soon.
 	Rotating bool `json:"-"`
+	// KeyRotationDue is when the next scheduled key rotation starts (zero: none is scheduled).
+	KeyRotationDue time.Time `json:"-"`
 	// TLS is the link's TLS material; nil with tls.mode None, or when the user's certificate Secret
 	// cannot be used (Problem says why: the link is then not rendered, never downgraded to plain text).
 	TLS *LinkTLS `json:"tls,omitempty"`
@@ -118,6 +120,10 @@ type ClusterKey struct {
 	Token string `json:"token,omitempty"`
 	// SwitchedAt is when Tier One switched to Current (RFC 3339), empty when no rotation is under way.
 	SwitchedAt string `json:"switchedAt,omitempty"`
+	// StagedAt is when Next was staged (RFC 3339).
+	StagedAt string `json:"stagedAt,omitempty"`
+	// CreatedAt is when Current became the key Tier One sends (RFC 3339): a scheduled rotation counts from it.
+	CreatedAt string `json:"createdAt,omitempty"`
 }
 
 // Admitted are the keys Tier Two accepts: every key Tier One uses or may use during a rotation.
@@ -190,6 +196,8 @@ const (
 	keyPrevious             = "previous"
 	annotationRotationToken = "platform.genai.dev/rotation-token"
 	annotationKeySwitchedAt = "platform.genai.dev/key-switched-at"
+	annotationKeyStagedAt   = "platform.genai.dev/key-staged-at"
+	annotationKeyCreatedAt  = "platform.genai.dev/key-created-at"
 )
 
 // SecretData is the key Secret's data for this state.
@@ -206,15 +214,15 @@ func (k ClusterKey) SecretData() map[string][]byte {
 
 // SecretAnnotations are the key Secret's annotations for this state (nil when there is nothing to record).
 func (k ClusterKey) SecretAnnotations() map[string]string {
-	if k.Token == "" && k.SwitchedAt == "" {
-		return nil
-	}
 	a := map[string]string{}
-	if k.Token != "" {
-		a[annotationRotationToken] = k.Token
+	for key, v := range map[string]string{annotationRotationToken: k.Token, annotationKeySwitchedAt: k.SwitchedAt,
+		annotationKeyStagedAt: k.StagedAt, annotationKeyCreatedAt: k.CreatedAt} {
+		if v != "" {
+			a[key] = v
+		}
 	}
-	if k.SwitchedAt != "" {
-		a[annotationKeySwitchedAt] = k.SwitchedAt
+	if len(a) == 0 {
+		return nil
 	}
 	return a
 }
@@ -224,5 +232,6 @@ func ClusterKeyFromSecret(data map[string][]byte, annotations map[string]string)
 	return ClusterKey{
 		Current: string(data[KeyCurrent]), Next: string(data[keyNext]), Previous: string(data[keyPrevious]),
 		Token: annotations[annotationRotationToken], SwitchedAt: annotations[annotationKeySwitchedAt],
+		StagedAt: annotations[annotationKeyStagedAt], CreatedAt: annotations[annotationKeyCreatedAt],
 	}
 }

@@ -59,6 +59,8 @@ type GenAIPlatformReconciler struct {
 
 	// KeyRotationGrace is how long Tier Two keeps admitting a rotated-out key; zero: DefaultKeyRotationGrace.
 	KeyRotationGrace time.Duration
+	// ModelNamespaces are the namespaces any platform may write into (Options.ModelNamespaces).
+	ModelNamespaces []string
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time
 
@@ -126,13 +128,18 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
 	// does not answer is left as it is until it does.
 	desired := render.Render(render.Input{Platform: p, Facts: f})
-	local := desired.In("")
+	local, held := desired.In(""), []client.Object(nil)
 	for _, mc := range p.Spec.ModelClusters {
-		if mc.KubeconfigSecretRef == nil {
+		switch {
+		case mc.KubeconfigSecretRef != nil:
+		case f.Cluster(mc.Name).NotAllowed:
+			// Not written, and not pruned either: what was made there while it was allowed stays.
+			held = append(held, desired.In(mc.Name)...)
+		default:
 			local = append(local, desired.In(mc.Name)...)
 		}
 	}
-	pending, applyErr := r.deploy(ctx, p, r.applier, served, local)
+	pending, applyErr := r.deploy(ctx, p, r.applier, served, local, held)
 	for _, mc := range p.Spec.ModelClusters {
 		if t := targets[mc.Name]; t != nil && t.remote != nil {
 			if _, err := r.deployRemote(ctx, p, t, desired.In(mc.Name)); err != nil {
@@ -212,9 +219,16 @@ func unreachable(f facts.Facts) bool {
 // deploy applies, with one cluster's applier, every desired object whose kind that cluster serves, then
 // prunes the platform's labelled objects there that are no longer desired. One failing object does not
 // stop the others. pending names the objects whose deletion the rest of the prune waits for.
-func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, desired []client.Object) (pending []string, err error) {
+func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, desired, held []client.Object) (pending []string, err error) {
 	var errs []error
 	keep := map[string]bool{}
+	for _, obj := range held {
+		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+		if err != nil {
+			return nil, err
+		}
+		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
+	}
 	for _, obj := range desired {
 		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 		if err != nil {
@@ -344,6 +358,8 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetad
 		WatchesRawSource(source.Kind(secretMetadata, secretMeta(), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
 		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
 		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
+		// Namespaces (all are cached) that a platform's local model clusters name: a label may allow them.
+		WatchesRawSource(source.Kind(mgr.GetCache(), &corev1.Namespace{}, handler.TypedEnqueueRequestsFromMapFunc(r.platformsUsingNamespace))).
 		Build(r)
 	if err != nil {
 		return err

@@ -142,7 +142,7 @@ func advanceLinkCA(data map[string][]byte, annotations map[string]string, names 
 		} else {
 			t.State[keyPreviousCACert] = previous
 		}
-		t.StateAnnotations = map[string]string{annotationCAStep: since.UTC().Format(time.RFC3339)}
+		t.StateAnnotations = map[string]string{annotationCAStep: since.UTC().Format(time.RFC3339Nano)}
 		if at := since.Add(grace); at.Before(t.RenewAt) {
 			t.RenewAt = at
 		}

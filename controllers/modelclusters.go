@@ -53,6 +53,16 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
 		t := &clusterTarget{client: r.Client, reader: r.Client, applier: r.applier, served: served}
+		if mc.KubeconfigSecretRef == nil {
+			prob, err := r.writeScope(ctx, p, mc)
+			if err != nil {
+				return nil, err
+			}
+			if prob != nil {
+				f.SetCluster(mc.Name, facts.Cluster{Problem: prob, NotAllowed: true})
+				continue
+			}
+		}
 		if mc.KubeconfigSecretRef != nil {
 			var prob *facts.Problem
 			if t, prob = r.remoteTarget(ctx, p, mc); prob != nil {
@@ -269,6 +279,15 @@ func nonEmpty(s, fallback string) string {
 // A rotation starts on demand (a new value of the rotate-cluster-keys annotation) or on the cluster's
 // keyRotationPeriod, counted from when the current key was made.
 func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (k facts.ClusterKey, rotating bool, due time.Time, err error) {
+	k, rotating, due, err = r.advanceClusterKey(ctx, p, mc, modelCluster)
+	if mc.KeyRotationPeriod == nil {
+		// Without a schedule the key's age is not recorded: a schedule set later counts from then.
+		k.CreatedAt = ""
+	}
+	return k, rotating, due, err
+}
+
+func (r *GenAIPlatformReconciler) advanceClusterKey(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, modelCluster client.Reader) (k facts.ClusterKey, rotating bool, due time.Time, err error) {
 	k, stored, err := r.tierOneKey(ctx, p, mc)
 	if err != nil || !stored {
 		return k, false, time.Time{}, err
@@ -282,7 +301,8 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 	}
 	requested := p.Annotations[platformv1.AnnotationRotateClusterKeys]
 	now := r.now()
-	stamp := now.UTC().Format(time.RFC3339)
+	// Sub-second stamps: a stamp cut to the second would end a grace period up to a second early.
+	stamp := now.UTC().Format(time.RFC3339Nano)
 	grace := r.keyRotationGrace()
 	elapsed := func(since string) bool {
 		t, _ := time.Parse(time.RFC3339, since)
@@ -305,7 +325,7 @@ func (r *GenAIPlatformReconciler) clusterKey(ctx context.Context, p *platformv1.
 		k.Next, k.Token, k.StagedAt = newKey(), requested, stamp
 		return k, true, time.Time{}, nil
 	case k.CreatedAt == "":
-		// A key from before schedules: its schedule starts now.
+		// A key made before its cluster had a schedule: the schedule starts now.
 		k.CreatedAt = stamp
 	}
 	due = rotationDue(mc, k)
@@ -337,15 +357,14 @@ func (r *GenAIPlatformReconciler) tierOneKey(ctx context.Context, p *platformv1.
 		// before making a new key, or the link's key would change under Tier Two's feet.
 		switch err := r.APIReader.Get(ctx, name, &tierOne); {
 		case apierrors.IsNotFound(err):
-			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys],
-				CreatedAt: r.now().UTC().Format(time.RFC3339)}, false, nil
+			return facts.ClusterKey{Current: newKey(), Token: p.Annotations[platformv1.AnnotationRotateClusterKeys]}, false, nil
 		case err != nil:
 			return k, false, fmt.Errorf("reading the key Secret of model cluster %s: %w", mc.Name, err)
 		}
 	}
 	k = facts.ClusterKeyFromSecret(tierOne.Data, tierOne.Annotations)
 	if k.Current == "" {
-		k.Current, k.CreatedAt = newKey(), r.now().UTC().Format(time.RFC3339)
+		k.Current = newKey()
 		return k, false, nil
 	}
 	return k, true, nil

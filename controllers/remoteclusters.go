@@ -98,7 +98,7 @@ func (r *GenAIPlatformReconciler) lastAddress(p *platformv1.GenAIPlatform, clust
 func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv1.GenAIPlatform, t *clusterTarget, desired []client.Object) ([]string, error) {
 	ctx, cancel := t.deadline(ctx, r)
 	defer cancel()
-	return r.deploy(ctx, p, t.applier, t.served, desired)
+	return r.deploy(ctx, p, t.applier, t.served, desired, nil)
 }
 
 // pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.

@@ -76,6 +76,10 @@ type Options struct {
 	RemoteRequestTimeout time.Duration
 	// RemoteHealthInterval is how often each remote model cluster is probed; zero: 10 s.
 	RemoteHealthInterval time.Duration
+	// ModelNamespaces are namespaces (shell patterns, for example genai-models or team-*) of the operator's
+	// own cluster where any platform may place a model cluster, besides its own namespace and namespaces
+	// labelled for it. Empty: none.
+	ModelNamespaces []string
 }
 
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
@@ -104,6 +108,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Recorder:  mgr.GetEventRecorder("genai-platform-operator"),
 
 		KeyRotationGrace: opts.KeyRotationGrace,
+		ModelNamespaces:  opts.ModelNamespaces,
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),

@@ -141,19 +141,26 @@ models:
 	}
 }
 
-// TestNoSecretValueLeaks: no Secret value appears in the operator's logs, events or the platform status.
+// TestNoSecretValueLeaks: no Secret value appears in the operator's logs, events or the platform status:
+// provider credentials, model download credentials (a good and a broken Secret), and the private keys of
+// the link's TLS.
 func TestNoSecretValueLeaks(t *testing.T) {
 	ns := newNamespace(t)
 	const value = "sk-LEAKCHECK-0123456789abcdef"
 	createSecret(t, ns, "key", map[string]string{"apiKey": value})
 	createSecret(t, ns, "multi", map[string]string{"x": value + "-x", "y": value + "-y"})
+	createSecret(t, ns, "s3", map[string]string{"AWS_ACCESS_KEY_ID": value + "-id", "AWS_SECRET_ACCESS_KEY": value + "-s3"})
+	createSecret(t, ns, "s3-broken", map[string]string{"AWS_ACCESS_KEY_ID": value + "-only-id"})
 	p := createPlatform(t, ns, "leak", `
 gateway: {listener: {protocol: HTTP}}
 providers:
 - {name: ok, type: OpenAI, credentials: {secretRef: {name: key}}}
 - {name: bad, type: OpenAI, credentials: {secretRef: {name: multi, key: z}}}
+modelClusters: [{name: east, namespace: `+ns+`-models, address: {hostname: t2.example}, nodePools: [{name: a}]}]
 models:
 - {name: m, routes: [{provider: ok}, {provider: bad}]}
+- {name: s3, selfHosted: {storageUri: 's3://b/m', storage: {s3: {secretRef: {name: s3}}}, placements: [{cluster: east, nodePool: a}]}}
+- {name: s3-broken, selfHosted: {storageUri: 's3://b/m', storage: {s3: {secretRef: {name: s3-broken}}}, placements: [{cluster: east, nodePool: a}]}}
 `)
 	waitCondition(t, p, platformv1.ConditionStalled, metav1.ConditionTrue, "")
 	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "ok")}, render.KeyAPIKey, value)
@@ -168,11 +175,31 @@ models:
 	}
 	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "ok")}, render.KeyAPIKey, value+"-2")
 
+	waitSecretValue(t, client.ObjectKey{Namespace: ns + "-models", Name: render.ModelSecretName(p, "s3")}, "AWS_SECRET_ACCESS_KEY", value+"-s3")
+	// The link's private keys: Tier Two's serving key and the operator CA's key.
+	tierTwo := getSecret(t, ns+"-models", render.TierTwoTLSSecretName(p))
+	state := getSecret(t, ns, render.ClusterTLSStateSecretName(p, "east"))
+	var keyParts []string
+	for _, k := range [][]byte{tierTwo.Data[corev1.TLSPrivateKeyKey], state.Data["ca.key"]} {
+		lines := strings.Split(strings.TrimSpace(string(k)), "\n")
+		if len(lines) < 3 {
+			t.Fatalf("no private key in the link's Secrets")
+		}
+		keyParts = append(keyParts, lines[1]) // the first line of the key's base64 body
+	}
+
 	var evs corev1.EventList
 	if err := k8s.List(testCtx, &evs, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	st := fmt.Sprintf("%+v", getPlatform(t, p).Status)
+	for where, text := range map[string]string{"logs": logs.String(), "status": st, "events": fmt.Sprintf("%+v", evs.Items)} {
+		for _, part := range keyParts {
+			if strings.Contains(text, part) {
+				t.Errorf("a private key of the link appears in the operator's %s", where)
+			}
+		}
+	}
 	places := map[string]string{"logs": logs.String(), "status": st, "events": fmt.Sprintf("%+v", evs.Items)}
 	if len(logs.String()) == 0 {
 		t.Fatal("the operator logged nothing: the check would be vacuous")

@@ -34,6 +34,7 @@ var (
 	metricsURL string             // the operator's metrics endpoint
 	writes     writeCounter       // every write the operator sends
 	logs       testenv.SyncBuffer // everything the operator logs
+	testCfg    *rest.Config       // the API server, as its admin
 	testCtx    context.Context
 )
 
@@ -53,6 +54,7 @@ func run(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 
 	scheme := controllers.NewScheme()
+	testCfg = cfg
 	k8s, err = client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -79,7 +81,10 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second,
+		// The tests' own namespaces (newNamespace: test...) and the default model namespace; the write
+		// scope test places model clusters elsewhere.
+		ModelNamespaces: []string{"test*", "genai-models"}}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}

@@ -72,7 +72,7 @@ up() {
   echo $! >"$STATE/operator.pid"
   wait_for 60 curl -sf http://127.0.0.1:18081/readyz
   echo ">> applying config/samples (server-side)"
-  kubectl apply --server-side -f "$ROOT/config/samples/secrets.yaml" -f "$ROOT/config/samples/secrets-selfhosted.yaml"
+  kubectl apply --server-side -f "$ROOT/config/samples/model-namespace.yaml" -f "$ROOT/config/samples/secrets.yaml" -f "$ROOT/config/samples/secrets-selfhosted.yaml"
   kubectl apply --server-side -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform.yaml" \
     -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml"
   wait_for 60 bash -c "kubectl get genaiplatform -A -o jsonpath='{.items[*].status.observedGeneration}' | grep -q '[0-9] [0-9]'"

@@ -31,6 +31,11 @@ const (
 	// reached. Without it, deleting a platform waits for every model cluster it reached.
 	AnnotationAbandonClusters = "platform.genai.dev/abandon-model-clusters"
 
+	// LabelAllowedPlatformNamespace on a namespace lets the GenAIPlatforms of the namespace it names place
+	// model clusters there (their Tier Two gateway, InferenceServices and Secrets). Without it, or the
+	// operator's --model-namespaces flag, a platform writes into its own namespace only.
+	LabelAllowedPlatformNamespace = "platform.genai.dev/allowed-platform-namespace"
+
 	// AnnotationRotateClusterKeys asks for new Tier One -> Tier Two keys: set it to any new value (a date,
 	// a counter) to rotate every model cluster's key once.
 	AnnotationRotateClusterKeys = "platform.genai.dev/rotate-cluster-keys"

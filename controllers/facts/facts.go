@@ -75,6 +75,9 @@ type Cluster struct {
 	// ForeignNamespace: the model namespace exists and the operator did not create it, so it is not
 	// the operator's to create or delete.
 	ForeignNamespace bool `json:"foreignNamespace,omitempty"`
+	// NotAllowed: the platform may not write into the model cluster's namespace (Problem says how to
+	// allow it). Nothing is applied or pruned there.
+	NotAllowed bool `json:"notAllowed,omitempty"`
 	// Unreachable: the cluster's API server does not answer now. Tier One keeps its link objects (so a
 	// blip does not churn them) but routes nothing there.
 	Unreachable bool `json:"unreachable,omitempty"`

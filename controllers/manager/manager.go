@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"path"
+	"strings"
 
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 )
 
@@ -40,6 +43,19 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SecureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
 	fs.DurationVar(&c.Controller.KeyRotationGrace, "key-rotation-grace", controllers.DefaultKeyRotationGrace,
 		"How long Tier Two keeps admitting a Tier One key after Tier One switched to the next: at least the time a changed Secret takes to reach a pod's mounted files (kubelet sync period + Secret cache TTL).")
+	fs.Func("model-namespaces", "Comma-separated namespaces (shell patterns, e.g. genai-models,team-*) of this cluster where any GenAIPlatform may place a model cluster. Without it a platform writes only into its own namespace and namespaces labelled "+platformv1.LabelAllowedPlatformNamespace+"=<its namespace>.",
+		func(v string) error {
+			for _, pattern := range strings.Split(v, ",") {
+				if pattern = strings.TrimSpace(pattern); pattern == "" {
+					continue
+				}
+				if _, err := path.Match(pattern, ""); err != nil {
+					return fmt.Errorf("namespace pattern %q: %w", pattern, err)
+				}
+				c.Controller.ModelNamespaces = append(c.Controller.ModelNamespaces, pattern)
+			}
+			return nil
+		})
 }
 
 // MetricsOptions serves metrics over plain HTTP (local runs), or, with --metrics-secure (the Deployment),

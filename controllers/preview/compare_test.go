@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 	"github.com/genai-platform/genai-platform-operator/controllers/manager"
 	"github.com/genai-platform/genai-platform-operator/controllers/preview"
@@ -63,7 +64,9 @@ func TestRenderMatchesController(t *testing.T) {
 	t.Cleanup(func() { _ = env.Stop() })
 	var logs testenv.SyncBuffer
 	ctrl.SetLogger(zap.New(zap.WriteTo(&logs)))
-	mgr, err := manager.New(cfg, manager.Config{MetricsAddr: "0", ProbeAddr: "0"})
+	// The preview assumes the platform may write where its model clusters are (it cannot see namespace
+	// labels): so may this controller.
+	mgr, err := manager.New(cfg, manager.Config{MetricsAddr: "0", ProbeAddr: "0", Controller: controllers.Options{ModelNamespaces: []string{"*"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ const (
 	ReasonClientKeysNotFound     = "ClientKeysNotFound"
 	ReasonClientKeysEmpty        = "ClientKeysEmpty"
 	ReasonLinkCertificateInvalid = "LinkCertificateInvalid"
+	ReasonNamespaceNotAllowed    = "NamespaceNotAllowed"
 )
 
 // Input is what Compute needs: the platform, what was observed before rendering, what render wanted,

@@ -45,6 +45,10 @@ func platform() *platformv1.GenAIPlatform {
 	return p
 }
 
+// linkTLS is the link's TLS material as the reconciler observes it (values are never read by status).
+var linkTLS = &facts.LinkTLS{Hostname: "gpu.tier-two.genai.internal", State: map[string][]byte{"ca.crt": []byte("c")},
+	ServingCert: []byte("c"), ServingKey: []byte("k"), TrustBundle: []byte("c")}
+
 // allReady renders the platform with every fact in place and observes every child as its own
 // controller reports it when all is well, in that controller's real status shape.
 func allReady(t testing.TB) Input {
@@ -52,7 +56,7 @@ func allReady(t testing.TB) Input {
 	f := facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{
 		"openai": {"apiKey": []byte("k")}, "anthropic": {"apiKey": []byte("k")},
 	}}}
-	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}})
+	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}, TLS: linkTLS})
 	f.Placements = []facts.Placement{{PlacementID: facts.PlacementID{Model: "llama", Cluster: "gpu", NodePool: "h100"}, Exists: true, Ready: true}}
 	desired := render.Render(render.Input{Platform: p, Facts: f})
 	in := Input{Platform: p, Facts: f, Desired: desired, Observed: make([]kinds.Observed, len(desired.Children))}
@@ -408,7 +412,7 @@ func TestUnresolvedBackendBlamesOnlyItsModel(t *testing.T) {
 	f := facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{
 		"openai": {"apiKey": []byte("k")}, "anthropic": {"apiKey": []byte("k")},
 	}}}
-	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}})
+	f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}, TLS: linkTLS})
 	for _, m := range []string{"llama", "qwen"} {
 		f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m, Cluster: "gpu", NodePool: "h100"}, Exists: true, Ready: true})
 	}

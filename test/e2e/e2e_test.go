@@ -210,7 +210,7 @@ func TestSimulatedCluster(t *testing.T) {
 	})
 
 	step(t, stepSamples, true, nil, func(t *testing.T) {
-		for _, f := range []string{"secrets.yaml", "secrets-selfhosted.yaml"} {
+		for _, f := range []string{"model-namespace.yaml", "secrets.yaml", "secrets-selfhosted.yaml"} {
 			applyFile(t, samplePath(f))
 		}
 		acme = readSample(t, "platform_v1alpha1_genaiplatform.yaml")

@@ -138,7 +138,9 @@ func runAsInstalled(t *testing.T, cfg *rest.Config, admin client.Client, dep *ap
 	var mc manager.Config
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	mc.BindFlags(fs)
-	if err := fs.Parse(dep.Spec.Template.Spec.Containers[0].Args); err != nil {
+	// As an admin who lets every platform use the samples' model namespace (the operator then creates it):
+	// without it a platform writes only into its own namespace.
+	if err := fs.Parse(append(dep.Spec.Template.Spec.Containers[0].Args, "--model-namespaces=genai-models")); err != nil {
 		t.Fatal(err)
 	}
 	// Loopback ports instead of :8443 and :8081 (the machine is shared); in a pod the namespace comes

@@ -61,6 +61,9 @@ type GenAIPlatformReconciler struct {
 	KeyRotationGrace time.Duration
 	// ModelNamespaces are the namespaces any platform may write into (Options.ModelNamespaces).
 	ModelNamespaces []string
+
+	stalledMu   sync.Mutex
+	stalledRuns map[types.NamespacedName]int // stalled reconciles in a row, per platform
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time
 
@@ -116,7 +119,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	in := status.Input{Platform: p, Facts: f, Missing: missing}
 	if f.Invalid != nil {
 		p.Status = status.Compute(in)
-		return ctrl.Result{}, nil
+		return ctrl.Result{RequeueAfter: r.recheckStalled(p)}, nil
 	}
 	targets, err := r.observeModelClusters(ctx, p, served, &f)
 	if err != nil {
@@ -161,18 +164,55 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if applyErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
+	var again time.Duration
 	switch {
 	case rotating(f):
-		return ctrl.Result{RequeueAfter: time.Second}, applyErr
+		again = time.Second
 	case len(pending) > 0:
 		log.FromContext(ctx).Info("the rest of the prune waits for another controller's finalizer", "objects", pending)
-		return ctrl.Result{RequeueAfter: requeueForRelease}, applyErr
+		again = requeueForRelease
 	case unreachable(f):
-		return ctrl.Result{RequeueAfter: requeueForUnreachable}, applyErr
+		again = requeueForUnreachable
 	case len(missing) > 0:
-		return ctrl.Result{RequeueAfter: requeueForMissingCRDs}, applyErr
+		again = requeueForMissingCRDs
+	default:
+		again = r.untilRenewal(f)
 	}
-	return ctrl.Result{RequeueAfter: r.untilRenewal(f)}, applyErr
+	return ctrl.Result{RequeueAfter: soonest(again, r.recheckStalled(p))}, applyErr
+}
+
+// Stalled platforms are looked at again, less and less often, so that a fix nobody told the operator
+// about (an upstream controller's configuration, a webhook removed) is still seen, and an alert on
+// Stalled resolves when the problem does.
+const (
+	stalledRecheckFirst = 10 * time.Second
+	stalledRecheckMax   = 10 * time.Minute
+)
+
+// recheckStalled is when to look at a Stalled platform again: 10 s, doubling per stalled reconcile in a
+// row, up to 10 minutes; zero when the platform is not Stalled (which resets the backoff).
+func (r *GenAIPlatformReconciler) recheckStalled(p *platformv1.GenAIPlatform) time.Duration {
+	key := types.NamespacedName{Namespace: p.Namespace, Name: p.Name}
+	r.stalledMu.Lock()
+	defer r.stalledMu.Unlock()
+	if !meta.IsStatusConditionTrue(p.Status.Conditions, platformv1.ConditionStalled) {
+		delete(r.stalledRuns, key)
+		return 0
+	}
+	if r.stalledRuns == nil {
+		r.stalledRuns = map[types.NamespacedName]int{}
+	}
+	n := r.stalledRuns[key]
+	r.stalledRuns[key] = n + 1
+	return min(stalledRecheckFirst<<min(n, 10), stalledRecheckMax)
+}
+
+// soonest is the earlier of two requeue delays (zero: none).
+func soonest(a, b time.Duration) time.Duration {
+	if a == 0 || (b != 0 && b < a) {
+		return b
+	}
+	return a
 }
 
 // untilRenewal is how long until a scheduled step is due: a link certificate or CA step, or a scheduled

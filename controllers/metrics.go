@@ -1,6 +1,9 @@
 package controllers
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -33,6 +36,13 @@ var (
 		Name: "genai_platform_reconciles_total",
 		Help: "Reconciles of a GenAIPlatform that ran to the end (status written, when it changed).",
 	}, platformLabels)
+	// conditionGauge is kube-state-metrics' shape: per condition type, one series per status value, 1 for
+	// the current one. A condition kstatus keeps only while True (Reconciling, Stalled, Unauthenticated) is
+	// False when absent, so that an alert on Stalled=True resolves only when the platform recovers.
+	conditionGauge = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_condition",
+		Help: "1 for the current status (True, False, Unknown) of each condition type of the GenAIPlatform, 0 for the others.",
+	}, []string{"namespace", "name", "type", "status"})
 	reconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "genai_platform_reconcile_errors_total",
 		Help: "Reconciles of a GenAIPlatform that ended not ready for a reason a human must fix or that failed, by reason.",
@@ -40,7 +50,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors)
+	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge)
 }
 
 // recordMetrics publishes a platform's state after a reconcile; err is the reconcile's error, if any.
@@ -59,6 +69,15 @@ func recordMetrics(p *platformv1.GenAIPlatform, err error) {
 	}
 	clustersReady.WithLabelValues(ns, name).Set(float64(n))
 	clustersTotal.WithLabelValues(ns, name).Set(float64(len(p.Spec.ModelClusters)))
+	for _, typ := range conditionTypes {
+		current := metav1.ConditionFalse
+		if c := meta.FindStatusCondition(p.Status.Conditions, typ); c != nil {
+			current = c.Status
+		}
+		for _, s := range []metav1.ConditionStatus{metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown} {
+			conditionGauge.WithLabelValues(ns, name, typ, string(s)).Set(boolFloat(s == current))
+		}
+	}
 	switch stalled := meta.FindStatusCondition(p.Status.Conditions, platformv1.ConditionStalled); {
 	case err != nil:
 		reason := "Error"
@@ -71,6 +90,13 @@ func recordMetrics(p *platformv1.GenAIPlatform, err error) {
 	}
 }
 
+// conditionTypes are the condition types the gauge reports.
+var conditionTypes = []string{
+	platformv1.ConditionReady, platformv1.ConditionGatewayReady, platformv1.ConditionProvidersReady,
+	platformv1.ConditionModelClustersReady, platformv1.ConditionModelsReady, platformv1.ConditionReconciling,
+	platformv1.ConditionStalled, platformv1.ConditionUnauthenticated,
+}
+
 // forgetMetrics drops a deleted platform's series.
 func forgetMetrics(ns, name string) {
 	labels := prometheus.Labels{"namespace": ns, "name": name}
@@ -79,6 +105,7 @@ func forgetMetrics(ns, name string) {
 	}
 	reconciles.Delete(labels)
 	reconcileErrors.DeletePartialMatch(labels)
+	conditionGauge.DeletePartialMatch(labels)
 }
 
 func boolFloat(b bool) float64 {
@@ -87,3 +114,24 @@ func boolFloat(b bool) float64 {
 	}
 	return 0
 }
+
+// MetricNames are the names of the operator's own metrics, and ConditionTypes the condition types the
+// condition gauge reports: what alert rules may name.
+func MetricNames() []string {
+	var names []string
+	for _, c := range []prometheus.Collector{platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge} {
+		ch := make(chan *prometheus.Desc, 1)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			s := d.String()
+			if i := strings.Index(s, `fqName: "`); i >= 0 {
+				rest := s[i+len(`fqName: "`):]
+				names = append(names, rest[:strings.Index(rest, `"`)])
+			}
+		}
+	}
+	return names
+}
+
+// ConditionTypes are the condition types genai_platform_condition reports.
+func ConditionTypes() []string { return slices.Clone(conditionTypes) }

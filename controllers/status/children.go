@@ -166,7 +166,11 @@ func (c child) condition(in Input) cond {
 			if !slices.Contains([]string{"Accepted", conditionNotAccepted, "Programmed", "Ready"}, cc.Type) {
 				what = "has " + cc.Type + " False, as said"
 			}
-			return cond{reason: ReasonNotAccepted, refused: cc.Type, message: fmt.Sprintf("%s %s by %s: %s: %s", c.describe(), what, r.Controller, cc.Reason, cc.Message)}
+			// A controller that does not accept the current spec will not change its mind until the spec or
+			// the environment changes: a human must act (Stalled). Programmed, Ready or ResolvedRefs False may
+			// still pass (an address being assigned, a model loading, a referenced object being created).
+			accepted := cc.Type == "Accepted" || cc.Type == conditionNotAccepted
+			return cond{reason: ReasonNotAccepted, refused: cc.Type, stalled: accepted, message: fmt.Sprintf("%s %s by %s: %s: %s", c.describe(), what, r.Controller, cc.Reason, cc.Message)}
 		}
 	}
 	if r.OnlyRefusal {

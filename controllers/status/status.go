@@ -4,11 +4,13 @@
 package status
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -121,6 +123,11 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 	}
 	if in.ApplyError != nil {
 		readyCond = cond{reason: ReasonApplyFailed, message: in.ApplyError.Error()}
+		// An API server or admission webhook that refuses an object refuses it again until the spec or
+		// the environment changes; a conflict or a timeout passes.
+		if PermanentApplyError(in.ApplyError) {
+			stalled = true
+		}
 	}
 	set(&st, p, platformv1.ConditionReady, readyCond)
 	unauthenticated(&st, p)
@@ -160,7 +167,11 @@ func set(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, typ st
 }
 
 func setAll(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlatform, s metav1.ConditionStatus, reason, msg string) {
-	for _, t := range []string{platformv1.ConditionReady, platformv1.ConditionGatewayReady, platformv1.ConditionProvidersReady, platformv1.ConditionModelsReady} {
+	types := []string{platformv1.ConditionReady, platformv1.ConditionGatewayReady, platformv1.ConditionProvidersReady, platformv1.ConditionModelsReady}
+	if len(p.Spec.ModelClusters) > 0 {
+		types = append(types, platformv1.ConditionModelClustersReady)
+	}
+	for _, t := range types {
 		meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: t, Status: s, ObservedGeneration: p.Generation, Reason: reason, Message: truncate(msg)})
 	}
 }
@@ -417,4 +428,24 @@ func unauthenticated(st *platformv1.GenAIPlatformStatus, p *platformv1.GenAIPlat
 		Reason: "NoClientAuth", Message: "spec.gateway.clientAuth is not set: anyone who reaches " + orNone(st.Endpoint) +
 			" can call every model, at the providers' expense; set apiKeys or jwt",
 	})
+}
+
+// PermanentApplyError says whether an apply or prune error is one the API server or an admission webhook
+// will repeat until something changes: the object is invalid, forbidden (RBAC, or a webhook's denial,
+// which the API server reports as 403 or 400 unless the webhook sets another code), or malformed.
+func PermanentApplyError(err error) bool {
+	var walk func(error) bool
+	walk = func(err error) bool {
+		if err == nil {
+			return false
+		}
+		if multi, ok := err.(interface{ Unwrap() []error }); ok {
+			return slices.ContainsFunc(multi.Unwrap(), walk)
+		}
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) || apierrors.IsBadRequest(err) || apierrors.IsMethodNotSupported(err) {
+			return true
+		}
+		return walk(errors.Unwrap(err))
+	}
+	return walk(err)
 }

@@ -2,10 +2,12 @@ package status
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -181,11 +183,11 @@ func TestCompute(t *testing.T) {
 				setStatus(t, in, "Gateway", "acme", "", map[string]any{"conditions": []any{
 					condition("Accepted", "True", "Accepted", "", 1), condition("Programmed", "Unknown", "Pending", "", 1)}})
 			}},
-		{name: "gateway refused", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, msgHas: "InvalidListener",
+		{name: "gateway refused", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, stalled: true, msgHas: "InvalidListener",
 			mutate: func(t testing.TB, in *Input) {
 				setStatus(t, in, "Gateway", "acme", "", map[string]any{"conditions": []any{condition("Accepted", "False", "InvalidListener", "bad", 1)}})
 			}},
-		{name: "rate-limit policy refused (no Redis): the gateway is not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted,
+		{name: "rate-limit policy refused (no Redis): the gateway is not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, stalled: true,
 			msgHas: "BackendTrafficPolicy acme-token-limits is not accepted by Envoy Gateway: Invalid: enable Ratelimit in EnvoyGateway config",
 			mutate: func(t testing.TB, in *Input) {
 				i := indexOf(t, in, "BackendTrafficPolicy", "acme-token-limits", "")
@@ -205,7 +207,7 @@ func TestCompute(t *testing.T) {
 			mutate: func(t testing.TB, in *Input) {
 				setStatus(t, in, "AIServiceBackend", "acme-provider-anthropic", "", nil)
 			}},
-		{name: "AI gateway refuses a backend (its real NotAccepted shape)", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, readyModels: 2,
+		{name: "AI gateway refuses a backend (its real NotAccepted shape)", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, stalled: true, readyModels: 2,
 			msgHas: "AIServiceBackend acme-provider-anthropic is not accepted by Envoy AI Gateway: ReconciliationFailed: failed to find backend",
 			mutate: func(t testing.TB, in *Input) {
 				i := indexOf(t, in, "AIServiceBackend", "acme-provider-anthropic", "")
@@ -238,7 +240,7 @@ func TestCompute(t *testing.T) {
 						condition("ResolvedRefs", "False", "BackendNotFound", "Failed to process route rule 0 backendRef 0: service genai-models/x-predictor not found.", 1)},
 				}}})
 			}},
-		{name: "Envoy Gateway refuses the Tier Two SecurityPolicy: the model cluster and its models are not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted,
+		{name: "Envoy Gateway refuses the Tier Two SecurityPolicy: the model cluster and its models are not ready", ready: metav1.ConditionFalse, reason: ReasonNotAccepted, stalled: true,
 			msgHas: "Tier Two SecurityPolicy", readyModels: 2,
 			mutate: func(t testing.TB, in *Input) {
 				i := indexOf(t, in, "SecurityPolicy", "", "gpu")
@@ -444,5 +446,38 @@ func TestUnresolvedBackendBlamesOnlyItsModel(t *testing.T) {
 				t.Errorf("%s must stay ready: %+v", m.Name, m)
 			}
 		}
+	}
+}
+
+// TestApplyErrorsStallOnlyWhenPermanent: an object the API server or a webhook refuses (invalid,
+// forbidden, denied) stalls the platform; a conflict or a timeout is retried (Reconciling). Errors arrive
+// wrapped and joined, as deploy returns them.
+func TestApplyErrorsStallOnlyWhenPermanent(t *testing.T) {
+	gr := schema.GroupResource{Group: "gateway.envoyproxy.io", Resource: "backendtrafficpolicies"}
+	for _, tc := range []struct {
+		name    string
+		err     error
+		stalled bool
+	}{
+		{"invalid", apierrors.NewInvalid(gr.WithVersion("").GroupVersion().WithKind("BackendTrafficPolicy").GroupKind(), "x", nil), true},
+		{"forbidden", apierrors.NewForbidden(gr, "x", errors.New("RBAC")), true},
+		{"webhook denial", apierrors.NewBadRequest(`admission webhook "validate.example" denied the request: no`), true},
+		{"conflict then invalid, joined", errors.Join(apierrors.NewConflict(gr, "a", errors.New("c")), fmt.Errorf("applying x: %w", apierrors.NewInvalid(schema.GroupKind{Kind: "Secret"}, "x", nil))), true},
+		{"conflict", fmt.Errorf("applying x: %w", apierrors.NewConflict(gr, "x", errors.New("c"))), false},
+		{"timeout", apierrors.NewTimeoutError("slow", 1), false},
+		{"no API status", errors.New("connection refused"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := allReady(t)
+			in.ApplyError = tc.err
+			st := Compute(in)
+			stalled := meta.FindStatusCondition(st.Conditions, platformv1.ConditionStalled)
+			if got := stalled != nil && stalled.Status == metav1.ConditionTrue; got != tc.stalled {
+				t.Errorf("Stalled %v, want %v (%v)", got, tc.stalled, tc.err)
+			}
+			if c := meta.FindStatusCondition(st.Conditions, platformv1.ConditionReady); c == nil || c.Reason != ReasonApplyFailed {
+				t.Errorf("Ready %+v, want ApplyFailed", c)
+			}
+		})
 	}
 }

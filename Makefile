@@ -99,6 +99,10 @@ sim-down: ## Stop a simulated cluster left by sim-up, and check that none of its
 docs: manifests ## Regenerate docs/api-reference.md from the CRD (a test fails when it is out of date).
 	go run ./hack/apidocs
 
+.PHONY: fuzz
+fuzz: ## Fuzz render with platforms the CRD admits (FUZZTIME, default 60s); its seeds also run in make test.
+	go test ./controllers/render/ -run '^$$' -fuzz FuzzRender -fuzztime $(or $(FUZZTIME),60s)
+
 .PHONY: golden
 golden: ## Regenerate the render golden files (controllers/render/testdata/*.out.yaml).
 	go test ./controllers/render/ -run TestGolden -update

@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -109,5 +110,25 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 	p.Spec.Gateway.Listener.Protocol = platformv1.ListenerHTTP
 	if err := k8s.Create(testCtx, p); err == nil || !strings.Contains(err.Error(), "metadata.name") {
 		t.Errorf("a 64-character name should be refused naming metadata.name: %v", err)
+	}
+}
+
+// TestValidEdgeCasesAreAdmitted: specs that are valid but leave optional fields out are admitted (a CEL rule
+// that reads an absent field refuses them with "no such key").
+func TestValidEdgeCasesAreAdmitted(t *testing.T) {
+	ns := newNamespace(t)
+	for i, spec := range []string{
+		"gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Hour}]}",
+		"gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Hour, perClient: false}]}",
+		"gateway: {listener: {protocol: HTTP}}\nmodelClusters: [{name: c, tls: {}}]",
+	} {
+		p := &platformv1.GenAIPlatform{}
+		if err := sigyaml.Unmarshal([]byte(spec), &p.Spec); err != nil {
+			t.Fatal(err)
+		}
+		p.Namespace, p.Name = ns, fmt.Sprintf("valid-%d", i)
+		if err := k8s.Create(testCtx, p); err != nil {
+			t.Errorf("refused %q: %v", spec, err)
+		}
 	}
 }

@@ -80,7 +80,7 @@ type GenAIPlatformSpec struct {
 
 // GatewaySpec is the Tier One gateway.
 //
-// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !self.limits.exists(l, l.perClient) || has(self.clientAuth)",message="spec.gateway.limits[].perClient needs spec.gateway.clientAuth: without client identity there is no client to count per"
+// +kubebuilder:validation:XValidation:rule="!has(self.limits) || !self.limits.exists(l, has(l.perClient) && l.perClient) || has(self.clientAuth)",message="spec.gateway.limits[].perClient needs spec.gateway.clientAuth: without client identity there is no client to count per"
 type GatewaySpec struct {
 	// GatewayClassName is the GatewayClass of the Tier One Gateway. Empty: the operator creates and manages
 	// a GatewayClass for Envoy Gateway (controllerName gateway.envoyproxy.io/gatewayclass-controller).

@@ -36,7 +36,7 @@ func TestOtherFieldManagers(t *testing.T) {
 	if err := unstructured.SetNestedSlice(other.Object, []any{map[string]any{"fqdn": map[string]any{"hostname": "proxy.example.com", "port": int64(8443)}}}, "spec", "endpoints"); err != nil {
 		t.Fatal(err)
 	}
-	if err := k8s.Patch(testCtx, other, client.Apply, client.FieldOwner("team-tool"), client.ForceOwnership); err != nil {
+	if err := k8s.Apply(testCtx, client.ApplyConfigurationFromUnstructured(other), client.FieldOwner("team-tool"), client.ForceOwnership); err != nil {
 		t.Fatal(err)
 	}
 	check := func() error {

@@ -99,6 +99,10 @@ sim-down: ## Stop a simulated cluster left by sim-up, and check that none of its
 docs: manifests ## Regenerate docs/api-reference.md from the CRD (a test fails when it is out of date).
 	go run ./hack/apidocs
 
+.PHONY: test-chaos
+test-chaos: manifests control-plane ## Kill the operator CHAOS_KILLS times (default 20) at random while a 200-model platform converges, is edited and deleted (make test runs 6).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CHAOS_KILLS=$(or $(CHAOS_KILLS),20) go test -count=1 -timeout=20m -v -run TestOperatorKilledAtRandom ./test/chaos/
+
 .PHONY: fuzz
 fuzz: ## Fuzz render with platforms the CRD admits (FUZZTIME, default 60s); its seeds also run in make test.
 	go test ./controllers/render/ -run '^$$' -fuzz FuzzRender -fuzztime $(or $(FUZZTIME),60s)

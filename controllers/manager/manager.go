@@ -45,6 +45,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MetricsAddr, "metrics-bind-address", ":8443", "Address the metrics endpoint binds to; 0 disables it.")
 	fs.StringVar(&c.ProbeAddr, "health-probe-bind-address", ":8081", "Address the health probes bind to.")
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles.")
+	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Empty: the pod's own namespace (required when running outside a cluster).")
 	fs.BoolVar(&c.SecureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
 	fs.DurationVar(&c.Controller.KeyRotationGrace, "key-rotation-grace", controllers.DefaultKeyRotationGrace,
 		"How long Tier Two keeps admitting a Tier One key after Tier One switched to the next: at least the time a changed Secret takes to reach a pod's mounted files (kubelet sync period + Secret cache TTL).")

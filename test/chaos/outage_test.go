@@ -1,0 +1,231 @@
+package chaos
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	sigyaml "sigs.k8s.io/yaml"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
+)
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestAPIServerOutages: the operator's API server is blocked (connections dropped, new ones accepted and
+// never answered) for longer than the client timeouts, then killed and restarted. The operator rides
+// both out in the same process (no crash, no restart), counts the failed requests in its metrics, is not
+// ready while it cannot sync, and then reconciles an edit made during the outage.
+func TestAPIServerOutages(t *testing.T) {
+	if testenv.SharedDir() == "" {
+		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos tests")
+	}
+	blocked := 20 * time.Second
+	if v, err := time.ParseDuration(os.Getenv("CHAOS_OUTAGE")); err == nil {
+		blocked = v
+	}
+	env, err := testenv.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fixed certificate directory: the restarted API server keeps its CAs, so the kubeconfig stays valid.
+	env.ControlPlane.GetAPIServer().CertDir = t.TempDir()
+	cfg, admin := testenv.StartWithAdmin(t, env)
+	ctx := t.Context()
+	const ns = "outage"
+	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	apiserver, err := url.Parse(cfg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := env.AddUser(envtest.User{Name: "outage-operator", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := clientcmd.Load(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := newPartition(t, apiserver.Host)
+	for _, c := range loaded.Clusters {
+		c.Server = "https://" + link.ln.Addr().String()
+		c.TLSServerName = "127.0.0.1"
+	}
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	if err := clientcmd.WriteToFile(*loaded, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	metrics, probes := freePort(t), freePort(t)
+	// The flags given last win: the test's own addresses instead of the disabled ones.
+	op := &operator{bin: buildOperator(t), kubeconfig: kubeconfig, log: filepath.Join(dir, "operator.log"),
+		args: []string{fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probes)}}
+	op.start(t)
+	pid := op.cmd.Process.Pid
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(op.log)
+			lines := strings.Split(string(b), "\n")
+			t.Logf("last operator log lines:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
+		}
+	})
+	get := func(path string) (int, string) {
+		resp, err := http.Get(path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probes)
+
+	p := &platformv1.GenAIPlatform{}
+	p.Namespace, p.Name = ns, "steady"
+	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 10, 0)), &p.Spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Create(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	models := 10
+	// converged waits until the platform's latest generation is reconciled with models models.
+	converged := func(phase string) {
+		t.Helper()
+		testenv.Eventually(t, 2*time.Minute, func() error {
+			if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+				return err
+			}
+			if p.Status.ObservedGeneration != p.Generation || int(p.Status.TotalModels) != models {
+				return fmt.Errorf("%s: generation %d, observed %d, %d models in status", phase, p.Generation, p.Status.ObservedGeneration, p.Status.TotalModels)
+			}
+			return nil
+		})
+	}
+	addModel := func() {
+		t.Helper()
+		models++
+		var spec platformv1.GenAIPlatformSpec
+		if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, models, 0)), &spec); err != nil {
+			t.Fatal(err)
+		}
+		if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
+			t.Fatal(err)
+		}
+		p.Spec = spec
+		if err := admin.Update(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	converged("start")
+	if code, body := get(readyz); code != http.StatusOK {
+		t.Fatalf("not ready before the outage: %d %s", code, body)
+	}
+
+	// 1. Blocked for longer than the client timeouts; an edit is made meanwhile (by the admin, who still
+	// reaches the API server).
+	link.setCut(true)
+	addModel()
+	time.Sleep(blocked)
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("the operator exited during the outage: %v", err)
+	}
+	link.setCut(false)
+	converged("after the blocked API server")
+	t.Logf("API server unreachable for %v: the operator (pid %d) stayed up and reconciled the edit made meanwhile", blocked, pid)
+
+	// 2. The API server is killed and restarted (same address, same certificates).
+	apiPID := apiServerPID(t, apiserver.Port())
+	if err := syscall.Kill(apiPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Now()
+	notReady := false
+	for time.Since(down) < 5*time.Second {
+		if code, _ := get(readyz); code != http.StatusOK {
+			notReady = true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := env.ControlPlane.GetAPIServer().Start(); err != nil {
+		t.Fatalf("restarting the API server: %v", err)
+	}
+	addModel()
+	converged("after the API server restart")
+	if err := syscall.Kill(pid, 0); err != nil || op.cmd.Process.Pid != pid {
+		t.Fatalf("the operator did not ride out the restart in the same process: %v", err)
+	}
+	// Informers stay synced through an outage (they keep their last state), so /readyz may well stay OK.
+	t.Logf("API server killed and restarted: the operator (pid %d) reconciled the next edit; /readyz failed while it was down: %v", pid, notReady)
+
+	// The outage is in the metrics: client requests that got no answer.
+	_, body := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics))
+	failed := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, "rest_client_requests_total{") && strings.Contains(line, `code="<error>"`) {
+			if v, err := strconv.ParseFloat(line[strings.LastIndex(line, " ")+1:], 64); err == nil {
+				failed += v
+			}
+		}
+	}
+	if failed == 0 {
+		t.Error(`rest_client_requests_total{code="<error>"} counts no failed request: the outage is invisible in the metrics`)
+	}
+	t.Logf("rest_client_requests_total{code=\"<error>\"}: %v requests failed during the outages", failed)
+	if code, body := get(readyz); code != http.StatusOK {
+		t.Errorf("not ready after the outages: %d %s", code, body)
+	}
+}
+
+// apiServerPID finds the kube-apiserver process serving port.
+func apiServerPID(t *testing.T, port string) int {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != "kube-apiserver" {
+			continue
+		}
+		for _, a := range args {
+			if a == "--secure-port="+port {
+				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+				return pid
+			}
+		}
+	}
+	t.Fatalf("no kube-apiserver with --secure-port=%s", port)
+	return 0
+}

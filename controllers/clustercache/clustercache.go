@@ -206,7 +206,46 @@ type Cluster struct {
 	watched map[schema.GroupVersionKind]bool
 }
 
+// untrusted says what a kubeconfig from a user's Secret may not do inside the operator's pod: run a
+// program (exec, auth-provider plugins), or read the pod's files (a token, certificate or key by path,
+// such as the operator's own service account token, which would then be sent to the user's server).
+// Only inline credentials are used.
+func untrusted(kubeconfig []byte) error {
+	cfg, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return err
+	}
+	for name, u := range cfg.AuthInfos {
+		switch {
+		case u.Exec != nil:
+			return fmt.Errorf("user %q runs an exec credential plugin (%s): not allowed from a Secret; use a token or a client certificate", name, u.Exec.Command)
+		case u.AuthProvider != nil:
+			return fmt.Errorf("user %q uses the %s auth-provider plugin: not allowed from a Secret; use a token or a client certificate", name, u.AuthProvider.Name)
+		case u.TokenFile != "" || u.ClientCertificate != "" || u.ClientKey != "":
+			return fmt.Errorf("user %q reads its credentials from files of the operator's pod: give them inline (token, client-certificate-data, client-key-data)", name)
+		}
+	}
+	for name, cl := range cfg.Clusters {
+		if cl.CertificateAuthority != "" {
+			return fmt.Errorf("cluster %q reads its CA from a file of the operator's pod: give certificate-authority-data", name)
+		}
+	}
+	return nil
+}
+
+// noRedirects refuses to follow an API server's redirect: a user's server could otherwise send the
+// operator's requests to an address of the operator's own network.
+func noRedirects(hc *http.Client) *http.Client {
+	hc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("the API server redirected to %s: redirects are not followed", req.URL.Host)
+	}
+	return hc
+}
+
 func (c *ClusterCache) newCluster(key Key, hash string, kubeconfig []byte) (*Cluster, error) {
+	if err := untrusted(kubeconfig); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKubeconfig, err)
+	}
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKubeconfig, err)
@@ -226,6 +265,7 @@ func (c *ClusterCache) newCluster(key Key, hash string, kubeconfig []byte) (*Clu
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKubeconfig, err)
 	}
+	boundedHTTP, watchHTTP = noRedirects(boundedHTTP), noRedirects(watchHTTP)
 	mapper, err := apiutil.NewDynamicRESTMapper(bounded, boundedHTTP)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKubeconfig, err)

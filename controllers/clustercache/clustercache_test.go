@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,5 +151,64 @@ func TestSlowClusterIsBounded(t *testing.T) {
 	_, err = cl.Served(schemaGVK())
 	if err == nil {
 		t.Fatal("discovery against a silent cluster must fail, not hang")
+	}
+}
+
+// TestUntrustedKubeconfigsAreRefused: a kubeconfig from a user's Secret may not run a program in the
+// operator's pod or read its files (the operator's own service account token, say, to send it away).
+func TestUntrustedKubeconfigsAreRefused(t *testing.T) {
+	const head = "apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts: [{name: c, context: {cluster: c, user: u}}]\n"
+	const cluster = "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
+	for name, kc := range map[string]string{
+		"exec plugin":      cluster + "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, 'cat /etc/passwd']}}}]\n",
+		"auth provider":    cluster + "users: [{name: u, user: {auth-provider: {name: oidc, config: {idp-issuer-url: 'https://x'}}}}]\n",
+		"token file":       cluster + "users: [{name: u, user: {tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token}}]\n",
+		"client cert file": cluster + "users: [{name: u, user: {client-certificate: /etc/tls/tls.crt, client-key: /etc/tls/tls.key}}]\n",
+		"CA file":          "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', certificate-authority: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt}}]\nusers: [{name: u, user: {token: t}}]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := newCache()
+			_, err := c.Connect(Key{Cluster: "x"}, []byte(head+kc))
+			if !errors.Is(err, ErrInvalidKubeconfig) {
+				t.Fatalf("want ErrInvalidKubeconfig, got %v", err)
+			}
+			t.Log(err)
+		})
+	}
+	// Inline credentials are fine.
+	c := newCache()
+	if _, err := c.Connect(Key{Cluster: "ok"}, kubeconfigFor(deadAddress(t), "t")); err != nil {
+		t.Fatalf("an inline token was refused: %v", err)
+	}
+	c.Disconnect(Key{Cluster: "ok"})
+}
+
+// TestRedirectsAreNotFollowed: a model cluster's server that redirects the operator elsewhere (an address
+// of the operator's own network) is unhealthy, and the other address never sees a request.
+func TestRedirectsAreNotFollowed(t *testing.T) {
+	var hits atomic.Int32
+	inside := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer inside.Close()
+	redirecting := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, inside.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirecting.Close()
+	c := newCache()
+	cl, err := c.Connect(Key{Cluster: "redirect"}, kubeconfigFor(redirecting.URL, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(Key{Cluster: "redirect"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl.WaitProbed(ctx)
+	if ok, err := cl.Health(); ok || err == nil {
+		t.Errorf("a redirecting server must be unhealthy: ok=%v err=%v", ok, err)
+	}
+	if _, err := cl.Served(schemaGVK()); err == nil {
+		t.Error("discovery through a redirect succeeded")
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the redirect target got %d requests", n)
 	}
 }

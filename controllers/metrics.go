@@ -26,6 +26,10 @@ var (
 	modelsTotal = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "genai_platform_models_total", Help: "Models declared by the GenAIPlatform.",
 	}, platformLabels)
+	modelsOnFallback = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "genai_platform_models_on_fallback",
+		Help: "Self-hosted models of the GenAIPlatform served only by their provider routes, because none of their placements is Ready.",
+	}, platformLabels)
 	clustersReady = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "genai_platform_model_clusters_ready", Help: "Model clusters of the GenAIPlatform that are ready.",
 	}, platformLabels)
@@ -50,7 +54,7 @@ var (
 )
 
 func init() {
-	metrics.Registry.MustRegister(platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge)
+	metrics.Registry.MustRegister(platformReady, modelsReady, modelsOnFallback, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge)
 }
 
 // recordMetrics publishes a platform's state after a reconcile; err is the reconcile's error, if any.
@@ -61,6 +65,7 @@ func recordMetrics(p *platformv1.GenAIPlatform, err error) {
 	platformReady.WithLabelValues(ns, name).Set(boolFloat(ready))
 	modelsReady.WithLabelValues(ns, name).Set(float64(p.Status.ReadyModels))
 	modelsTotal.WithLabelValues(ns, name).Set(float64(len(p.Spec.Models)))
+	modelsOnFallback.WithLabelValues(ns, name).Set(float64(p.Status.ModelsOnFallback))
 	n := 0
 	for _, c := range p.Status.ModelClusters {
 		if c.Ready {
@@ -100,7 +105,7 @@ var conditionTypes = []string{
 // forgetMetrics drops a deleted platform's series.
 func forgetMetrics(ns, name string) {
 	labels := prometheus.Labels{"namespace": ns, "name": name}
-	for _, g := range []*prometheus.GaugeVec{platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal} {
+	for _, g := range []*prometheus.GaugeVec{platformReady, modelsReady, modelsOnFallback, modelsTotal, clustersReady, clustersTotal} {
 		g.Delete(labels)
 	}
 	reconciles.Delete(labels)
@@ -119,7 +124,7 @@ func boolFloat(b bool) float64 {
 // condition gauge reports: what alert rules may name.
 func MetricNames() []string {
 	var names []string
-	for _, c := range []prometheus.Collector{platformReady, modelsReady, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge} {
+	for _, c := range []prometheus.Collector{platformReady, modelsReady, modelsOnFallback, modelsTotal, clustersReady, clustersTotal, reconciles, reconcileErrors, conditionGauge} {
 		ch := make(chan *prometheus.Desc, 1)
 		go func() { c.Describe(ch); close(ch) }()
 		for d := range ch {

@@ -873,6 +873,12 @@ type GenAIPlatformStatus struct {
 	// +optional
 	TotalModels int32 `json:"totalModels"`
 
+	// ModelsOnFallback is the number of self-hosted models served only by their provider routes, because
+	// none of their placements is Ready (each says why in models[]): the GPUs are not serving, and a
+	// provider is being paid for it.
+	// +optional
+	ModelsOnFallback int32 `json:"modelsOnFallback,omitempty"`
+
 	// ModelsSummary is "readyModels/totalModels", for kubectl get.
 	// +optional
 	ModelsSummary string `json:"modelsSummary,omitempty"`

@@ -48,6 +48,7 @@ const (
 	ReasonClientKeysEmpty        = "ClientKeysEmpty"
 	ReasonLinkCertificateInvalid = "LinkCertificateInvalid"
 	ReasonNamespaceNotAllowed    = "NamespaceNotAllowed"
+	ReasonServedByFallback       = "ServedByFallback"
 )
 
 // Input is what Compute needs: the platform, what was observed before rendering, what render wanted,
@@ -86,6 +87,12 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 	providers, provCond := providerStatuses(in, ch)
 	clusters, clustersCond := clusterStatuses(in, ch)
 	models, ready, modelsCond := modelStatuses(in, ch, providers, clusters, gw.ok)
+	st.ModelsOnFallback = 0
+	for _, m := range models {
+		if m.Ready && m.Reason == ReasonServedByFallback {
+			st.ModelsOnFallback++
+		}
+	}
 	st.ModelClusters = clusters
 
 	st.Providers = providers
@@ -286,6 +293,10 @@ func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus,
 		c := modelCondition(in, ch, m, routes, ready)
 		if c.ok && !gatewayReady {
 			c = cond{reason: ReasonGatewayNotReady, message: "the Tier One gateway is not ready"}
+		}
+		// A self-hosted model that only its provider routes serve: say so, and why the GPUs do not.
+		if c.ok && m.SelfHosted != nil && !slices.ContainsFunc(routes, func(r render.Target) bool { return r.Cluster != "" }) {
+			c = cond{ok: true, reason: ReasonServedByFallback, message: c.message + ", as a fallback: no placement is Ready: " + placementSummary(in, m)}
 		}
 		if c.ok {
 			readyModels++

@@ -481,3 +481,48 @@ func TestApplyErrorsStallOnlyWhenPermanent(t *testing.T) {
 		})
 	}
 }
+
+// TestFallbackSaysWhy: a self-hosted model whose placements are all not Ready, served by its provider
+// route, is ready, says that it is a fallback and why the GPUs do not serve (the scheduler's words, as
+// KServe's pod reports them), and is counted in modelsOnFallback. With its placement Ready again it is
+// served by its cluster and counted no more.
+func TestFallbackSaysWhy(t *testing.T) {
+	build := func(placementReady bool) Input {
+		p := platform()
+		p.Spec.Models[2].Routes = []platformv1.ModelRoute{{Provider: "openai", Priority: ptrTo(int32(1))}}
+		f := facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{
+			"openai": {"apiKey": []byte("k")}, "anthropic": {"apiKey": []byte("k")},
+		}}}
+		f.SetCluster("gpu", facts.Cluster{Address: "10.0.0.2", Key: &facts.ClusterKey{Current: "k"}, TLS: linkTLS})
+		pl := facts.Placement{PlacementID: facts.PlacementID{Model: "llama", Cluster: "gpu", NodePool: "h100"}, Exists: true, Ready: placementReady}
+		if !placementReady {
+			pl.Reason, pl.Message = "Unschedulable", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu"
+		}
+		f.Placements = []facts.Placement{pl}
+		desired := render.Render(render.Input{Platform: p, Facts: f})
+		in := Input{Platform: p, Facts: f, Desired: desired, Observed: make([]kinds.Observed, len(desired.Children))}
+		for i, c := range desired.Children {
+			in.Observed[i] = observe(t, c.Object, reported(t, c.Object, 1, ""))
+		}
+		return in
+	}
+	st := Compute(build(false))
+	var llama *platformv1.ModelStatus
+	for i := range st.Models {
+		if st.Models[i].Name == "llama" {
+			llama = &st.Models[i]
+		}
+	}
+	if llama == nil || !llama.Ready || llama.Reason != ReasonServedByFallback ||
+		!strings.Contains(llama.Message, "provider:openai") || !strings.Contains(llama.Message, "Insufficient nvidia.com/gpu") {
+		t.Errorf("llama: %+v; want ready, %s, through provider:openai, with the scheduler's reason", llama, ReasonServedByFallback)
+	}
+	if st.ModelsOnFallback != 1 {
+		t.Errorf("modelsOnFallback %d, want 1", st.ModelsOnFallback)
+	}
+	if st := Compute(build(true)); st.ModelsOnFallback != 0 {
+		t.Errorf("with its placement Ready: modelsOnFallback %d, models %+v", st.ModelsOnFallback, st.Models)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

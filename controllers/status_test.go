@@ -210,3 +210,56 @@ models:
 		}
 	}
 }
+
+// TestHostileSecrets: referenced Secrets that are of the wrong type, binary, empty, or as large as a
+// Secret may be (1 MiB) neither crash nor stall the operator. Each provider gets what its Secret can give:
+// a binary or 1 MiB key is copied as it is (it is the user's key; the managed copy fits as the original
+// did), an empty or keyless Secret leaves the provider not ready and Stalled, naming the Secret, never a
+// value; the other providers stay served.
+func TestHostileSecrets(t *testing.T) {
+	ns := newNamespace(t)
+	big := strings.Repeat("k", 1024*1024-64)
+	binary := string([]byte{0xff, 0xfe, 0x00, 0x01, 0x80, 0x7f})
+	mk := func(name string, typ corev1.SecretType, data map[string][]byte) {
+		t.Helper()
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Type: typ, Data: data}
+		if err := k8s.Create(testCtx, s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	mk("tls-typed", corev1.SecretTypeTLS, map[string][]byte{"tls.crt": []byte("c"), "tls.key": []byte("k")})
+	mk("binary", corev1.SecretTypeOpaque, map[string][]byte{"apiKey": []byte(binary)})
+	mk("empty", corev1.SecretTypeOpaque, nil)
+	mk("huge", corev1.SecretTypeOpaque, map[string][]byte{"apiKey": []byte(big)})
+	p := createPlatform(t, ns, "hostile", `
+gateway: {listener: {protocol: HTTP}}
+providers:
+- {name: tls, type: OpenAI, credentials: {secretRef: {name: tls-typed}}}
+- {name: bin, type: OpenAI, credentials: {secretRef: {name: binary}}}
+- {name: empty, type: OpenAI, credentials: {secretRef: {name: empty}}}
+- {name: huge, type: OpenAI, credentials: {secretRef: {name: huge}}}
+models:
+- {name: a, routes: [{provider: tls}]}
+- {name: b, routes: [{provider: bin}]}
+- {name: c, routes: [{provider: empty}]}
+- {name: d, routes: [{provider: huge}]}
+`)
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "bin")}, render.KeyAPIKey, binary)
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "huge")}, render.KeyAPIKey, big)
+	got := waitCondition(t, p, platformv1.ConditionStalled, metav1.ConditionTrue, "")
+	for _, pr := range got.Status.Providers {
+		switch pr.Name {
+		case "tls", "empty":
+			if pr.Ready || pr.Reason != status.ReasonSecretKeyNotFound {
+				t.Errorf("provider %s: %+v; want not ready, %s", pr.Name, pr.ComponentStatus, status.ReasonSecretKeyNotFound)
+			}
+		default:
+			if pr.Reason == status.ReasonSecretKeyNotFound || pr.Reason == status.ReasonSecretNotFound {
+				t.Errorf("provider %s: %+v; its Secret holds a key", pr.Name, pr.ComponentStatus)
+			}
+		}
+	}
+	if st := fmt.Sprintf("%+v", got.Status); strings.Contains(st, big[:64]) || strings.Contains(st, binary) {
+		t.Error("the status holds a Secret value")
+	}
+}

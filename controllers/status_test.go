@@ -262,4 +262,19 @@ models:
 	if st := fmt.Sprintf("%+v", got.Status); strings.Contains(st, big[:64]) || strings.Contains(st, binary) {
 		t.Error("the status holds a Secret value")
 	}
+
+	// A Secret deleted after it worked: the gateway keeps the last good copy, and the status says so.
+	if err := k8s.Delete(testCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "binary", Namespace: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() error {
+		got := getPlatform(t, p)
+		for _, pr := range got.Status.Providers {
+			if pr.Name == "bin" && (pr.Reason != status.ReasonSecretNotFound || !strings.Contains(pr.Message, "keeps using the last good copy")) {
+				return fmt.Errorf("provider bin: %+v", pr.ComponentStatus)
+			}
+		}
+		return nil
+	})
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "bin")}, render.KeyAPIKey, binary)
 }

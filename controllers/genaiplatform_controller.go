@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -279,6 +280,10 @@ func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenA
 			continue
 		}
 		if _, err := a.Apply(ctx, obj); err != nil {
+			// A server-side apply creates what is missing: NotFound means the kind itself is gone.
+			if apierrors.IsNotFound(err) && a == r.applier && r.watches != nil {
+				r.watches.suspectGone(gvk)
+			}
 			errs = append(errs, err)
 		}
 	}
@@ -404,7 +409,11 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetad
 	if err != nil {
 		return err
 	}
-	r.watches = &childWatches{mapper: mgr.GetRESTMapper(), cache: mgr.GetCache(), controller: c, watched: map[schema.GroupVersionKind]bool{}}
+	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
+	if err != nil {
+		return err
+	}
+	r.watches = &childWatches{mapper: mgr.GetRESTMapper(), discovery: dc, cache: mgr.GetCache(), controller: c, watched: map[schema.GroupVersionKind]bool{}}
 	return nil
 }
 

@@ -79,14 +79,22 @@ func (cs children) gatewayAddresses() []string {
 	return nil
 }
 
-// firstNotReady checks children in order and returns the first that is not ready; ok when all are.
+// firstNotReady checks children in order and returns the first that only a human can fix (stalled),
+// else the first that is not ready; ok when all are. A child merely waiting for its controller must not
+// hide one that will never be ready on its own.
 func (cs children) firstNotReady(in Input) cond {
+	first := cond{ok: true}
 	for _, c := range cs {
-		if cc := c.condition(in); !cc.ok {
+		cc := c.condition(in)
+		switch {
+		case cc.ok:
+		case cc.stalled:
 			return cc
+		case first.ok:
+			first = cc
 		}
 	}
-	return cond{ok: true}
+	return first
 }
 
 // firstNotReadyFor is firstNotReady for one model's view of route shards: a shard's unresolved
@@ -94,14 +102,18 @@ func (cs children) firstNotReady(in Input) cond {
 // message names one of the model's backends, or names none of the shard's (then it cannot be told whose
 // it is). The other models of the shard are still served.
 func (cs children) firstNotReadyFor(in Input, model string) cond {
+	first := cond{ok: true}
 	for _, c := range cs {
 		cc := c.condition(in)
-		if cc.ok || (cc.refused == "ResolvedRefs" && !blames(cc.message, c.Component.Backends, model)) {
-			continue
+		switch {
+		case cc.ok || (cc.refused == "ResolvedRefs" && !blames(cc.message, c.Component.Backends, model)):
+		case cc.stalled:
+			return cc
+		case first.ok:
+			first = cc
 		}
-		return cc
 	}
-	return cond{ok: true}
+	return first
 }
 
 // blames says whether a refusal's message is about a model's backends.

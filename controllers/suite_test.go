@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -35,6 +36,7 @@ var (
 	writes     writeCounter       // every write the operator sends
 	logs       testenv.SyncBuffer // everything the operator logs
 	testCfg    *rest.Config       // the API server, as its admin
+	testCache  cache.Cache        // the operator's cache (what its informers hold)
 	testCtx    context.Context
 )
 
@@ -81,6 +83,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	testCache = mgr.GetCache()
 	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second,
 		// The tests' own namespaces (newNamespace: test...) and the default model namespace; the write
 		// scope test places model clusters elsewhere.

@@ -6,13 +6,17 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
 // TestPlatformNearTheSizeLimit: a platform whose spec is about 1.4 MiB (256 self-hosted models at the
@@ -72,4 +76,43 @@ func newISVC() *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvkISVC)
 	return u
+}
+
+// TestCacheHoldsOnlyOwnedObjects inspects the operator's informers, not its code: after another team's
+// Secret and HTTPRoute are created beside a platform, the operator's cache lists, for every child kind
+// but Namespace (cached whole: a namespace's labels decide where a platform may write), only objects
+// carrying the operator's label. User Secrets are read uncached, never stored.
+func TestCacheHoldsOnlyOwnedObjects(t *testing.T) {
+	p := twoProviderPlatform(t)
+	createSecret(t, p.Namespace, "another-teams-secret", map[string]string{"password": "x"})
+	route := &gwapiv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "another-teams-route", Namespace: p.Namespace}}
+	route.Spec.ParentRefs = []gwapiv1.ParentReference{{Name: "elsewhere"}}
+	if err := k8s.Create(testCtx, route); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second) // time for a watch event to reach an informer that would take it
+	seen := 0
+	for _, gvk := range testenv.ChildGVKs() {
+		if gvk.Kind == "Namespace" {
+			continue
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
+		if err := testCache.List(testCtx, list); err != nil {
+			t.Fatalf("listing %s from the operator's cache: %v", gvk.Kind, err)
+		}
+		for _, item := range list.Items {
+			seen++
+			if item.GetLabels()[platformv1.LabelManagedBy] != platformv1.ManagedByValue {
+				t.Errorf("the operator's cache holds %s %s/%s, which is not the operator's", gvk.Kind, item.GetNamespace(), item.GetName())
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("the operator's cache holds nothing: the check would be vacuous")
+	}
+	if err := testCache.Get(testCtx, client.ObjectKey{Namespace: p.Namespace, Name: "another-teams-secret"}, &corev1.Secret{}); err == nil {
+		t.Error("the operator's cache holds another team's Secret")
+	}
+	t.Logf("%d objects in the operator's informers, all its own", seen)
 }

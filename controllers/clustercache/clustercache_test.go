@@ -2,11 +2,13 @@ package clustercache
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+
+	"github.com/genai-platform/genai-platform-operator/controllers/certs"
 )
 
 func schemaGVK() schema.GroupVersionKind {
@@ -210,5 +214,42 @@ func TestRedirectsAreNotFollowed(t *testing.T) {
 	}
 	if n := hits.Load(); n != 0 {
 		t.Errorf("the redirect target got %d requests", n)
+	}
+}
+
+// TestWrongCAIsUnhealthy: a kubeconfig whose CA did not sign the server's certificate gives an unhealthy
+// cluster whose error says why (the certificate), and no request gets through.
+func TestWrongCAIsUnhealthy(t *testing.T) {
+	var hits atomic.Int32
+	server := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer server.Close()
+	// Another CA than the one that signed the server's certificate (every httptest server shares one).
+	other, err := certs.NewCA("another CA", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := other.CertPEM
+	kc := fmt.Appendf(nil, `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: %q, certificate-authority-data: %q}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`, server.URL, base64.StdEncoding.EncodeToString(ca))
+	c := newCache()
+	cl, err := c.Connect(Key{Cluster: "wrong-ca"}, kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(Key{Cluster: "wrong-ca"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl.WaitProbed(ctx)
+	ok, herr := cl.Health()
+	if ok || herr == nil || !strings.Contains(herr.Error(), "certificate") {
+		t.Errorf("health ok=%v err=%v; want unhealthy, naming the certificate", ok, herr)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached a server whose certificate was not verified", n)
 	}
 }

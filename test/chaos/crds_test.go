@@ -2,21 +2,16 @@ package chaos
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -29,39 +24,11 @@ import (
 // CRD is missing (Stalled); once the CRD is installed again, the operator watches the kind again and the
 // platform's policy comes back, in the same process.
 func TestCRDRemovedWhileRunning(t *testing.T) {
-	if testenv.SharedDir() == "" {
-		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos tests")
-	}
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, admin := testenv.StartWithAdmin(t, env)
-	ctx := t.Context()
-	user, err := env.AddUser(envtest.User{Name: "crd-operator", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	op := &operator{bin: buildOperator(t), kubeconfig: filepath.Join(dir, "kubeconfig"), log: filepath.Join(dir, "operator.log")}
-	if err := os.WriteFile(op.kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(op.log)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("last operator log lines:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
-	})
+	c := newCluster(t, nil)
+	admin, ctx := c.admin, t.Context()
 	const ns = "crds"
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c.namespace(t, ns)
+	op := c.operator(t, "crd-operator", nil)
 	op.start(t)
 	pid := op.cmd.Process.Pid
 

@@ -19,13 +19,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
@@ -186,9 +183,8 @@ func first(s []string) []string { return s[:min(len(s), 3)] }
 // back it converges: exactly the rendered children exist (none orphaned, none duplicated, none missing),
 // the finalizer is never lost, and the deletion completes with nothing of the platform's left.
 func TestOperatorKilledAtRandom(t *testing.T) {
-	if testenv.SharedDir() == "" {
-		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos test")
-	}
+	c := newCluster(t, nil)
+	admin := c.admin
 	kills := 6
 	if v, err := strconv.Atoi(os.Getenv("CHAOS_KILLS")); err == nil && v > 0 {
 		kills = v
@@ -200,37 +196,11 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	t.Logf("CHAOS_SEED=%d CHAOS_KILLS=%d", seed, kills)
 
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, admin := testenv.StartWithAdmin(t, env)
-	user, err := env.AddUser(envtest.User{Name: "chaos-operator", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	op := &operator{bin: buildOperator(t), kubeconfig: filepath.Join(dir, "kubeconfig"), log: filepath.Join(dir, "operator.log")}
-	if err := os.WriteFile(op.kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(op.log)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("last operator log lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
-		}
-	})
+	op := c.operator(t, "chaos-operator", nil)
 
 	ctx := t.Context()
 	ns := "chaos"
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
+	c.namespace(t, ns)
 	p := &platformv1.GenAIPlatform{}
 	p.Namespace, p.Name = ns, "big"
 	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 200, 0)), &p.Spec); err != nil {

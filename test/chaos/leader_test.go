@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -15,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigyaml "sigs.k8s.io/yaml"
@@ -160,68 +157,24 @@ func writers(t *testing.T, path string) []auditEvent {
 // graceful stop releases the Lease and the handover takes seconds. The API server's audit log shows the
 // replicas' writes in turns: never one replica writing while the other leads.
 func TestLeaderElection(t *testing.T) {
-	if testenv.SharedDir() == "" {
-		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos tests")
-	}
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	policy, auditLog := filepath.Join(dir, "audit-policy.yaml"), filepath.Join(dir, "audit.log")
-	if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env.ControlPlane.GetAPIServer().Configure().Set("audit-policy-file", policy).Set("audit-log-path", auditLog).Set("audit-log-mode", "blocking")
-	cfg, admin := testenv.StartWithAdmin(t, env)
-	ctx := t.Context()
+	var auditLog string
+	c := newCluster(t, func(env *envtest.Environment) {
+		dir := t.TempDir()
+		policy := filepath.Join(dir, "audit-policy.yaml")
+		auditLog = filepath.Join(dir, "audit.log")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		env.ControlPlane.GetAPIServer().Configure().Set("audit-policy-file", policy).Set("audit-log-path", auditLog).Set("audit-log-mode", "blocking")
+	})
+	admin, ctx := c.admin, t.Context()
 	const ns = "leader"
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	apiserver, err := url.Parse(cfg.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	bin := buildOperator(t)
+	c.namespace(t, ns)
 	newReplica := func(name string) *replica {
-		user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:masters"}}, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kc, err := user.KubeConfig()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Through the replica's own proxy.
-		loaded, err := clientcmd.Load(kc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := newPartition(t, apiserver.Host)
-		for _, c := range loaded.Clusters {
-			c.Server = "https://" + p.ln.Addr().String()
-			c.TLSServerName = "127.0.0.1"
-		}
-		path := filepath.Join(dir, name+".kubeconfig")
-		if err := clientcmd.WriteToFile(*loaded, path); err != nil {
-			t.Fatal(err)
-		}
-		return &replica{name: name, net: p, operator: &operator{bin: bin, kubeconfig: path, log: filepath.Join(dir, name+".log"),
-			args: []string{"--leader-elect", "--leader-election-namespace=" + ns}}}
+		p := c.partition(t)
+		return &replica{name: name, net: p, operator: c.operator(t, name, p, "--leader-elect", "--leader-election-namespace="+ns)}
 	}
 	a, b := newReplica("replica-a"), newReplica("replica-b")
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, r := range []*replica{a, b} {
-				out, _ := os.ReadFile(r.log)
-				lines := strings.Split(string(out), "\n")
-				t.Logf("%s, last log lines:\n%s", r.name, strings.Join(lines[max(0, len(lines)-15):], "\n"))
-			}
-		}
-	})
-
 	// leaderAfter waits for one of the candidates to acquire the Lease once more than it had when the
 	// action began (the log is polled every 50 ms: the time is when the acquisition was seen).
 	snapshot := func() map[*replica]int { return map[*replica]int{a: a.acquisitions(), b: b.acquisitions()} }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,9 +13,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigyaml "sigs.k8s.io/yaml"
@@ -40,64 +36,23 @@ func freePort(t *testing.T) int {
 // both out in the same process (no crash, no restart), counts the failed requests in its metrics, is not
 // ready while it cannot sync, and then reconciles an edit made during the outage.
 func TestAPIServerOutages(t *testing.T) {
-	if testenv.SharedDir() == "" {
-		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos tests")
-	}
 	blocked := 20 * time.Second
 	if v, err := time.ParseDuration(os.Getenv("CHAOS_OUTAGE")); err == nil {
 		blocked = v
 	}
-	env, err := testenv.New()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A fixed certificate directory: the restarted API server keeps its CAs, so the kubeconfig stays valid.
-	env.ControlPlane.GetAPIServer().CertDir = t.TempDir()
-	cfg, admin := testenv.StartWithAdmin(t, env)
-	ctx := t.Context()
+	certs := t.TempDir()
+	c := newCluster(t, func(env *envtest.Environment) { env.ControlPlane.GetAPIServer().CertDir = certs })
+	admin, ctx := c.admin, t.Context()
 	const ns = "outage"
-	if err := admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-		t.Fatal(err)
-	}
-	apiserver, err := url.Parse(cfg.Host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := env.AddUser(envtest.User{Name: "outage-operator", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := clientcmd.Load(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := newPartition(t, apiserver.Host)
-	for _, c := range loaded.Clusters {
-		c.Server = "https://" + link.ln.Addr().String()
-		c.TLSServerName = "127.0.0.1"
-	}
-	dir := t.TempDir()
-	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := clientcmd.WriteToFile(*loaded, kubeconfig); err != nil {
-		t.Fatal(err)
-	}
+	c.namespace(t, ns)
+	link := c.partition(t)
 	metrics, probes := freePort(t), freePort(t)
 	// The flags given last win: the test's own addresses instead of the disabled ones.
-	op := &operator{bin: buildOperator(t), kubeconfig: kubeconfig, log: filepath.Join(dir, "operator.log"),
-		args: []string{fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probes)}}
+	op := c.operator(t, "outage-operator", link,
+		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probes))
 	op.start(t)
 	pid := op.cmd.Process.Pid
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(op.log)
-			lines := strings.Split(string(b), "\n")
-			t.Logf("last operator log lines:\n%s", strings.Join(lines[max(0, len(lines)-30):], "\n"))
-		}
-	})
 	get := func(path string) (int, string) {
 		resp, err := http.Get(path)
 		if err != nil {
@@ -164,7 +119,7 @@ func TestAPIServerOutages(t *testing.T) {
 	t.Logf("API server unreachable for %v: the operator (pid %d) stayed up and reconciled the edit made meanwhile", blocked, pid)
 
 	// 2. The API server is killed and restarted (same address, same certificates).
-	apiPID := apiServerPID(t, apiserver.Port())
+	apiPID := apiServerPID(t, c.env.ControlPlane.GetAPIServer().SecureServing.Port)
 	if err := syscall.Kill(apiPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +131,7 @@ func TestAPIServerOutages(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if err := env.ControlPlane.GetAPIServer().Start(); err != nil {
+	if err := c.env.ControlPlane.GetAPIServer().Start(); err != nil {
 		t.Fatalf("restarting the API server: %v", err)
 	}
 	addModel()

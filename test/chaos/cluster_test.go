@@ -1,0 +1,107 @@
+package chaos
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
+)
+
+// cluster is one chaos test's own API server (kube-apiserver + etcd with the upstream CRDs), its admin
+// client and a scratch directory.
+type cluster struct {
+	env   *envtest.Environment
+	cfg   *rest.Config
+	admin client.Client
+	dir   string
+}
+
+// newCluster starts an API server for the test; configure may set its flags first. The test is skipped
+// when ../shared, which holds the upstream CRDs, is absent.
+func newCluster(t *testing.T, configure func(*envtest.Environment)) *cluster {
+	t.Helper()
+	if testenv.SharedDir() == "" {
+		t.Skip("../shared (the upstream CRDs) is absent: set SHARED_DIR to run the chaos tests")
+	}
+	env, err := testenv.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if configure != nil {
+		configure(env)
+	}
+	cfg, admin := testenv.StartWithAdmin(t, env)
+	return &cluster{env: env, cfg: cfg, admin: admin, dir: t.TempDir()}
+}
+
+// namespace creates a namespace.
+func (c *cluster) namespace(t *testing.T, name string) {
+	t.Helper()
+	if err := c.admin.Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kubeconfig writes a kubeconfig for a cluster-admin user of that name, and returns its path. Through a
+// partition, the user reaches the API server by way of that proxy.
+func (c *cluster) kubeconfig(t *testing.T, user string, through *partition) string {
+	t.Helper()
+	u, err := c.env.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, c.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := u.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := clientcmd.Load(kc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if through != nil {
+		for _, cl := range loaded.Clusters {
+			cl.Server = "https://" + through.ln.Addr().String()
+			cl.TLSServerName = "127.0.0.1" // the API server's certificate names its own address
+		}
+	}
+	path := filepath.Join(c.dir, user+".kubeconfig")
+	if err := clientcmd.WriteToFile(*loaded, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// partition is a cut-able proxy to this API server.
+func (c *cluster) partition(t *testing.T) *partition {
+	t.Helper()
+	u, err := url.Parse(c.cfg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPartition(t, u.Host)
+}
+
+// operator is the operator's binary for a user, logging into the scratch directory; its last log lines
+// are shown when the test fails.
+func (c *cluster) operator(t *testing.T, user string, through *partition, args ...string) *operator {
+	t.Helper()
+	op := &operator{bin: buildOperator(t), kubeconfig: c.kubeconfig(t, user, through), log: filepath.Join(c.dir, user+".log"), args: args}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(op.log)
+			lines := strings.Split(string(b), "\n")
+			t.Logf("%s, last log lines:\n%s", user, strings.Join(lines[max(0, len(lines)-25):], "\n"))
+		}
+	})
+	return op
+}

@@ -1,7 +1,6 @@
 package render
 
 import (
-	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -101,23 +100,10 @@ func clusterCASecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpe
 // clusterBackendTLSPolicy makes Tier One speak TLS to the cluster's Tier Two and verify its certificate
 // for the link's hostname against the link's CA bundle.
 func clusterBackendTLSPolicy(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *facts.LinkTLS) *gwapiv1.BackendTLSPolicy {
-	return &gwapiv1.BackendTLSPolicy{
-		TypeMeta:   metav1.TypeMeta{APIVersion: gwapiv1.GroupVersion.String(), Kind: "BackendTLSPolicy"},
-		ObjectMeta: linkMeta(p, mc, ClusterBackendName(p, mc.Name)),
-		Spec: gwapiv1.BackendTLSPolicySpec{
-			TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{
-				LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{
-					Group: gwapiv1.Group(egv1a1.GroupName),
-					Kind:  gwapiv1.Kind(egv1a1.KindBackend),
-					Name:  gwapiv1.ObjectName(ClusterBackendName(p, mc.Name)),
-				},
-			}},
-			Validation: gwapiv1.BackendTLSPolicyValidation{
-				Hostname:          gwapiv1.PreciseHostname(t.Hostname),
-				CACertificateRefs: []gwapiv1.LocalObjectReference{{Group: "", Kind: "Secret", Name: gwapiv1.ObjectName(ClusterCASecretName(p, mc.Name))}},
-			},
-		},
-	}
+	return backendTLSPolicy(linkMeta(p, mc, ClusterBackendName(p, mc.Name)), ClusterBackendName(p, mc.Name), gwapiv1.BackendTLSPolicyValidation{
+		Hostname:          gwapiv1.PreciseHostname(t.Hostname),
+		CACertificateRefs: []gwapiv1.LocalObjectReference{{Group: "", Kind: "Secret", Name: gwapiv1.ObjectName(ClusterCASecretName(p, mc.Name))}},
+	})
 }
 
 // tierTwoTLSSecret is the serving certificate Tier Two's listener presents.

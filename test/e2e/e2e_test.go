@@ -393,13 +393,17 @@ func TestSimulatedCluster(t *testing.T) {
 		if err := verifyServing(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], render.LinkTLSHostname(&mc)); err != nil {
 			t.Errorf("Tier Two's certificate does not verify with Tier One's trust bundle: %v", err)
 		}
-		pol := get(t, gvk("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"), platformNS, render.ClusterBackendName(p, mc.Name))
-		if pol == nil {
-			t.Fatal("no BackendTLSPolicy on Tier One's Backend of the model cluster")
-		}
-		eventually(t, waitShort, func() error { return ancestorsAccepted(*pol) })
+		// Tier One's link objects appear once Tier Two has an address: read the policy afresh each time.
+		polName := render.ClusterBackendName(p, mc.Name)
+		eventually(t, waitShort, func() error {
+			pol := get(t, gvk("gateway.networking.k8s.io", "v1", "BackendTLSPolicy"), platformNS, polName)
+			if pol == nil {
+				return fmt.Errorf("no BackendTLSPolicy %s/%s on Tier One's Backend of the model cluster", platformNS, polName)
+			}
+			return ancestorsAccepted(*pol)
+		})
 		t.Logf("Tier Two %s/%s: HTTPS :443, certificate for %s verified by Tier One's BackendTLSPolicy %s/%s (Accepted, ResolvedRefs)",
-			modelsNS, gw.GetName(), render.LinkTLSHostname(&mc), platformNS, pol.GetName())
+			modelsNS, gw.GetName(), render.LinkTLSHostname(&mc), platformNS, polName)
 	})
 
 	step(t, stepFilter, false, []string{stepAIGW}, func(t *testing.T) {

@@ -66,7 +66,12 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 .PHONY: test
 test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, then make e2e (E2E=0 skips it).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory test-alerts
 	@if [ "$(E2E)" != 0 ]; then $(MAKE) --no-print-directory e2e; fi
+
+.PHONY: test-alerts
+test-alerts: ## Evaluate config/prometheus/rules.yaml with Prometheus's rule engine (hack/promrules, a module of its own).
+	cd hack/promrules && go vet ./... && go test -count=1 ./...
 
 .PHONY: sim-build
 sim-build: ## Build (once) the simulated cluster: control plane + kube-scheduler, kwok, Envoy Gateway, KServe, and Envoy AI Gateway when its source is there (AIGW_SRC).

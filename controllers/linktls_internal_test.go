@@ -1,30 +1,11 @@
 package controllers
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
 	"testing"
 	"time"
-)
 
-// verifies says whether Tier One, holding bundle, accepts the certificate Tier Two serves for hostname.
-func verifies(bundle, serving []byte, hostname string, at time.Time) error {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(bundle) {
-		return fmt.Errorf("empty trust bundle")
-	}
-	block, _ := pem.Decode(serving)
-	if block == nil {
-		return fmt.Errorf("no serving certificate")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return err
-	}
-	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: hostname, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	return err
-}
+	"github.com/genai-platform/genai-platform-operator/controllers/certs"
+)
 
 // TestLinkCALifecycle walks the operator CA of a link through ten years, reconcile by reconcile: the
 // serving certificate is renewed before it expires, the CA is rotated in two steps, and at every step the
@@ -39,7 +20,7 @@ func TestLinkCALifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range names {
-		if err := verifies(lt.TrustBundle, lt.ServingCert, n, now); err != nil {
+		if err := certs.Verify(lt.TrustBundle, lt.ServingCert, n, now); err != nil {
 			t.Fatalf("fresh link, %s: %v", n, err)
 		}
 	}
@@ -65,7 +46,7 @@ func TestLinkCALifecycle(t *testing.T) {
 		// previous certificate: every pairing is accepted.
 		for _, bundle := range [][]byte{prev.TrustBundle, lt.TrustBundle} {
 			for _, serving := range [][]byte{prev.ServingCert, lt.ServingCert} {
-				if err := verifies(bundle, serving, names[0], now); err != nil {
+				if err := certs.Verify(bundle, serving, names[0], now); err != nil {
 					t.Fatalf("at %v (step %d): Tier One would refuse Tier Two: %v", now, steps, err)
 				}
 			}
@@ -110,7 +91,7 @@ func TestLinkCAReplacedWhenUnusable(t *testing.T) {
 			if string(got.State[keyCACert]) == string(lt.State[keyCACert]) || got.State[keyNextCACert] != nil {
 				t.Error("the CA was kept or staged, not replaced")
 			}
-			if err := verifies(got.TrustBundle, got.ServingCert, names[0], at); err != nil {
+			if err := certs.Verify(got.TrustBundle, got.ServingCert, names[0], at); err != nil {
 				t.Error(err)
 			}
 		})

@@ -36,23 +36,6 @@ func servingCert(t *testing.T, pemBytes []byte) *x509.Certificate {
 	return c
 }
 
-func verifyLink(bundle, serving []byte, hostname string) error {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(bundle) {
-		return fmt.Errorf("no CA in the trust bundle")
-	}
-	block, _ := pem.Decode(serving)
-	if block == nil {
-		return fmt.Errorf("no serving certificate")
-	}
-	c, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return err
-	}
-	_, err = c.Verify(x509.VerifyOptions{Roots: pool, DNSName: hostname, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	return err
-}
-
 func getSecret(t *testing.T, ns, name string) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{}
@@ -91,7 +74,7 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		t.Errorf("Tier Two certificate Secret type %s", serving.Type)
 	}
 	for _, name := range []string{hostname, "tier2.east.example"} {
-		if err := verifyLink(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], name); err != nil {
+		if err := certs.Verify(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], name, time.Now()); err != nil {
 			t.Errorf("Tier Two's certificate for %s: %v", name, err)
 		}
 	}
@@ -133,7 +116,7 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		if time.Since(c.NotBefore) > 2*time.Hour {
 			return fmt.Errorf("Tier Two still serves a certificate from %v", c.NotBefore)
 		}
-		return verifyLink(bundle.Data[render.KeyCACert], s.Data[corev1.TLSCertKey], hostname)
+		return certs.Verify(bundle.Data[render.KeyCACert], s.Data[corev1.TLSCertKey], hostname, time.Now())
 	})
 
 	// The user's certificate.

@@ -92,7 +92,7 @@ func (m *modelClusterEnv) kubeconfig(t *testing.T, user string) []byte {
 func (m *modelClusterEnv) stop(t *testing.T) {
 	t.Helper()
 	port := m.env.ControlPlane.GetAPIServer().SecureServing.Port
-	pid := processWithArg(t, "kube-apiserver", "--secure-port="+port)
+	pid := testenv.ProcessWithArg(t, "kube-apiserver", "--secure-port="+port)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -104,30 +104,6 @@ func (m *modelClusterEnv) stop(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// processWithArg finds the process of a binary started with an argument, from /proc.
-func processWithArg(t *testing.T, binary, arg string) int {
-	t.Helper()
-	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range dirs {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) == 0 || filepath.Base(args[0]) != binary {
-			continue
-		}
-		for _, a := range args {
-			if a == arg {
-				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-				return pid
-			}
-		}
-	}
-	t.Fatalf("no %s process with %s", binary, arg)
-	return 0
 }
 
 func (m *modelClusterEnv) restart(t *testing.T) {

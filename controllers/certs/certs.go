@@ -417,3 +417,18 @@ func nameSet(names []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// Verify checks a serving certificate as a TLS client holding bundle would, for hostname and server
+// auth, at the instant at: what Tier One's proxies do with what Tier Two serves.
+func Verify(bundle, servingCertPEM []byte, hostname string, at time.Time) error {
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(bundle) {
+		return errors.New("no CA certificate in the trust bundle")
+	}
+	cert, err := parseCert(servingCertPEM)
+	if err != nil {
+		return err
+	}
+	_, err = cert.Verify(x509.VerifyOptions{Roots: roots, DNSName: hostname, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	return err
+}

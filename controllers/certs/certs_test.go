@@ -564,3 +564,34 @@ func issueIntermediate(t *testing.T, parent Pair) Pair {
 	}
 	return p
 }
+
+// TestVerify: a serving certificate verifies against its CA for its names, and not against another CA,
+// for another name, or after it expired.
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ca, err := NewCA("ca", now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewCA("other", now, 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serving, err := IssueServing(ca, []string{"t2.example"}, now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(ca.CertPEM, serving.CertPEM, "t2.example", now); err != nil {
+		t.Errorf("its own CA and name: %v", err)
+	}
+	for name, err := range map[string]error{
+		"another CA":   Verify(other.CertPEM, serving.CertPEM, "t2.example", now),
+		"another name": Verify(ca.CertPEM, serving.CertPEM, "evil.example", now),
+		"expired":      Verify(ca.CertPEM, serving.CertPEM, "t2.example", now.Add(2*time.Hour)),
+		"no bundle":    Verify(nil, serving.CertPEM, "t2.example", now),
+	} {
+		if err == nil {
+			t.Errorf("%s: verified", name)
+		}
+	}
+}

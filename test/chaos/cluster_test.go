@@ -13,7 +13,9 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	sigyaml "sigs.k8s.io/yaml"
 
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
@@ -104,4 +106,34 @@ func (c *cluster) operator(t *testing.T, user string, through *partition, args .
 		}
 	})
 	return op
+}
+
+// platform creates a platform of models models (platformSpec, from model first) in namespace ns.
+func (c *cluster) platform(t *testing.T, ns, name string, models, first int) *platformv1.GenAIPlatform {
+	t.Helper()
+	p := &platformv1.GenAIPlatform{}
+	p.Namespace, p.Name = ns, name
+	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, models, first)), &p.Spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.admin.Create(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// setModels replaces the platform's spec by one of models models from model first, as a user's edit.
+func (c *cluster) setModels(t *testing.T, p *platformv1.GenAIPlatform, models, first int) {
+	t.Helper()
+	var spec platformv1.GenAIPlatformSpec
+	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(p.Namespace, models, first)), &spec); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.admin.Get(t.Context(), client.ObjectKeyFromObject(p), p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec = spec
+	if err := c.admin.Update(t.Context(), p); err != nil {
+		t.Fatal(err)
+	}
 }

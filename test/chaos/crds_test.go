@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
@@ -32,14 +31,7 @@ func TestCRDRemovedWhileRunning(t *testing.T) {
 	op.start(t)
 	pid := op.cmd.Process.Pid
 
-	p := &platformv1.GenAIPlatform{}
-	p.Namespace, p.Name = ns, "limited"
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 5, 1)), &p.Spec); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p := c.platform(t, ns, "limited", 5, 1)
 	const crdName = "backendtrafficpolicies.gateway.envoyproxy.io"
 	policies := func() (int, error) {
 		var list metav1.PartialObjectMetadataList

@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	sigyaml "sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers"
@@ -201,14 +200,7 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 	ctx := t.Context()
 	ns := "chaos"
 	c.namespace(t, ns)
-	p := &platformv1.GenAIPlatform{}
-	p.Namespace, p.Name = ns, "big"
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 200, 0)), &p.Spec); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p := c.platform(t, ns, "big", 200, 0)
 
 	killed := 0
 	// chaos starts the operator and kills it after a random moment, rounds times, checking each time that
@@ -261,17 +253,7 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 	t.Logf("converged after %d kills: %d children, in %v once left alone", killed, n, took.Round(time.Millisecond))
 
 	// Edit: 60 models go, 20 new ones come.
-	if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-		t.Fatal(err)
-	}
-	var edited platformv1.GenAIPlatformSpec
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 160, 60)), &edited); err != nil {
-		t.Fatal(err)
-	}
-	p.Spec = edited
-	if err := admin.Update(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	c.setModels(t, p, 160, 60)
 	chaos(kills/4, "edit")
 	took = converge("edit")
 	t.Logf("edit converged after %d kills in all, in %v once left alone", killed, took.Round(time.Millisecond))

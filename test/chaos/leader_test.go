@@ -17,9 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	sigyaml "sigs.k8s.io/yaml"
 
-	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
@@ -193,29 +191,12 @@ func TestLeaderElection(t *testing.T) {
 		return nil, 0
 	}
 	// edit makes the leader write (a model added: children and status), so that the audit log has turns.
-	p := &platformv1.GenAIPlatform{}
-	p.Namespace, p.Name = ns, "elected"
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 5, 0)), &p.Spec); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p := c.platform(t, ns, "elected", 5, 0)
 	models := 5
 	edit := func() {
 		t.Helper()
 		models++
-		var spec platformv1.GenAIPlatformSpec
-		if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, models, 0)), &spec); err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-			t.Fatal(err)
-		}
-		p.Spec = spec
-		if err := admin.Update(ctx, p); err != nil {
-			t.Fatal(err)
-		}
+		c.setModels(t, p, models, 0)
 		testenv.Eventually(t, time.Minute, func() error {
 			if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
 				return err

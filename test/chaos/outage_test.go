@@ -3,10 +3,8 @@ package chaos
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,21 +13,9 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	sigyaml "sigs.k8s.io/yaml"
 
-	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // TestAPIServerOutages: the operator's API server is blocked (connections dropped, new ones accepted and
 // never answered) for longer than the client timeouts, then killed and restarted. The operator rides
@@ -47,7 +33,7 @@ func TestAPIServerOutages(t *testing.T) {
 	const ns = "outage"
 	c.namespace(t, ns)
 	link := c.partition(t)
-	metrics, probes := freePort(t), freePort(t)
+	metrics, probes := testenv.FreePort(t), testenv.FreePort(t)
 	// The flags given last win: the test's own addresses instead of the disabled ones.
 	op := c.operator(t, "outage-operator", link,
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probes))
@@ -64,14 +50,7 @@ func TestAPIServerOutages(t *testing.T) {
 	}
 	readyz := fmt.Sprintf("http://127.0.0.1:%d/readyz", probes)
 
-	p := &platformv1.GenAIPlatform{}
-	p.Namespace, p.Name = ns, "steady"
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, 10, 0)), &p.Spec); err != nil {
-		t.Fatal(err)
-	}
-	if err := admin.Create(ctx, p); err != nil {
-		t.Fatal(err)
-	}
+	p := c.platform(t, ns, "steady", 10, 0)
 	models := 10
 	// converged waits until the platform's latest generation is reconciled with models models.
 	converged := func(phase string) {
@@ -89,17 +68,7 @@ func TestAPIServerOutages(t *testing.T) {
 	addModel := func() {
 		t.Helper()
 		models++
-		var spec platformv1.GenAIPlatformSpec
-		if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, models, 0)), &spec); err != nil {
-			t.Fatal(err)
-		}
-		if err := admin.Get(ctx, client.ObjectKeyFromObject(p), p); err != nil {
-			t.Fatal(err)
-		}
-		p.Spec = spec
-		if err := admin.Update(ctx, p); err != nil {
-			t.Fatal(err)
-		}
+		c.setModels(t, p, models, 0)
 	}
 	converged("start")
 	if code, body := get(readyz); code != http.StatusOK {
@@ -119,7 +88,7 @@ func TestAPIServerOutages(t *testing.T) {
 	t.Logf("API server unreachable for %v: the operator (pid %d) stayed up and reconciled the edit made meanwhile", blocked, pid)
 
 	// 2. The API server is killed and restarted (same address, same certificates).
-	apiPID := apiServerPID(t, c.env.ControlPlane.GetAPIServer().SecureServing.Port)
+	apiPID := testenv.ProcessWithArg(t, "kube-apiserver", "--secure-port="+c.env.ControlPlane.GetAPIServer().SecureServing.Port)
 	if err := syscall.Kill(apiPID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -159,28 +128,4 @@ func TestAPIServerOutages(t *testing.T) {
 	if code, body := get(readyz); code != http.StatusOK {
 		t.Errorf("not ready after the outages: %d %s", code, body)
 	}
-}
-
-// apiServerPID finds the kube-apiserver process serving port.
-func apiServerPID(t *testing.T, port string) int {
-	t.Helper()
-	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range dirs {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if len(args) == 0 || filepath.Base(args[0]) != "kube-apiserver" {
-			continue
-		}
-		for _, a := range args {
-			if a == "--secure-port="+port {
-				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-				return pid
-			}
-		}
-	}
-	t.Fatalf("no kube-apiserver with --secure-port=%s", port)
-	return 0
 }

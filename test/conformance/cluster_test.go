@@ -262,15 +262,6 @@ func (p *process) exited() bool {
 	}
 }
 
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // startController runs the real AI Gateway controller against the API server, as its Helm chart
 // deploys it: its namespace, its webhook's serving certificate, and the MutatingWebhookConfiguration it
 // patches at start. Entra ID is reached through the fake (AI_GATEWAY_AZURE_PROXY_URL, trusting the fake's
@@ -285,7 +276,7 @@ func startController(t *testing.T, ctx context.Context, cl *cluster, bin, dir st
 	if err := writeServingCert(certDir); err != nil {
 		t.Fatal(err)
 	}
-	webhookPort := freePort(t)
+	webhookPort := envtest.FreePort(t)
 	// No pod matches the webhook: the test's stand-in for Envoy's pod needs no sidecar, and the API
 	// server must not call the controller while the test creates it.
 	mwc := &admissionv1.MutatingWebhookConfiguration{
@@ -315,7 +306,7 @@ func startController(t *testing.T, ctx context.Context, cl *cluster, bin, dir st
 		"DISABLE_PPROF=1", "AI_GATEWAY_AZURE_PROXY_URL=" + id.aad.proxy.URL, "SSL_CERT_FILE=" + caFile,
 	}
 	return run(t, "ai-gateway-controller", env, bin,
-		"-port", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "-webhookPort", fmt.Sprint(webhookPort), "-tlsCertDir", certDir,
+		"-port", fmt.Sprintf("127.0.0.1:%d", envtest.FreePort(t)), "-webhookPort", fmt.Sprint(webhookPort), "-tlsCertDir", certDir,
 		"-enableLeaderElection=false", "-envoyGatewayNamespace", envoyGatewayNamespace)
 }
 
@@ -454,7 +445,7 @@ func startExtProc(t *testing.T, ctx context.Context, bin, dir string, config []b
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "extproc.sock")
-	admin := freePort(t)
+	admin := envtest.FreePort(t)
 	home := filepath.Join(dir, "extproc-home")
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		t.Fatal(err)

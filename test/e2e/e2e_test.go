@@ -11,8 +11,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -37,6 +35,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/certs"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 	"github.com/genai-platform/genai-platform-operator/test/sim"
@@ -197,7 +196,7 @@ func TestSimulatedCluster(t *testing.T) {
 	var acme, gpu *unstructured.Unstructured
 
 	step(t, stepOperator, true, nil, func(t *testing.T) {
-		port := freePort(t)
+		port := testenv.FreePort(t)
 		manager := os.Getenv("E2E_MANAGER")
 		if manager == "" {
 			manager = filepath.Join(testenv.ProjectRoot(), "bin", "e2e-manager")
@@ -390,7 +389,7 @@ func TestSimulatedCluster(t *testing.T) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: platformNS, Name: render.ClusterCASecretName(p, mc.Name)}, &bundle); err != nil {
 			t.Fatal(err)
 		}
-		if err := verifyServing(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], render.LinkTLSHostname(&mc)); err != nil {
+		if err := certs.Verify(bundle.Data[render.KeyCACert], serving.Data[corev1.TLSCertKey], render.LinkTLSHostname(&mc), time.Now()); err != nil {
 			t.Errorf("Tier Two's certificate does not verify with Tier One's trust bundle: %v", err)
 		}
 		// Tier One's link objects appear once Tier Two has an address: read the policy afresh each time.
@@ -1525,22 +1524,4 @@ func listenerCondition(status any, typ string) bool {
 		}
 	}
 	return false
-}
-
-// verifyServing checks a serving certificate against a CA bundle for a host name, as Envoy does.
-func verifyServing(bundle, serving []byte, hostname string) error {
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(bundle) {
-		return fmt.Errorf("no CA certificate in the bundle")
-	}
-	block, _ := pem.Decode(serving)
-	if block == nil {
-		return fmt.Errorf("no certificate in tls.crt")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return err
-	}
-	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: hostname, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
-	return err
 }

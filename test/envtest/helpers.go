@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,4 +92,36 @@ func ChildGVKs() []schema.GroupVersionKind {
 		out = append(out, k.GVK)
 	}
 	return out
+}
+
+// FreePort is a loopback port nothing listens on now.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ProcessWithArg finds, from /proc, the process of a binary started with an argument (a kube-apiserver
+// by its --secure-port, say), for a test that kills it as a crash would.
+func ProcessWithArg(t testing.TB, binary, arg string) int {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range dirs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) == 0 || filepath.Base(args[0]) != binary || !slices.Contains(args, arg) {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		return pid
+	}
+	t.Fatalf("no %s process with %s", binary, arg)
+	return 0
 }

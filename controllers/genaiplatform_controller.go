@@ -65,6 +65,8 @@ type GenAIPlatformReconciler struct {
 
 	stalledMu   sync.Mutex
 	stalledRuns map[types.NamespacedName]int // stalled reconciles in a row, per platform
+	// Outages follows the manager's requests to its API server; nil: outages are not recorded.
+	Outages *APIServerOutages
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time
 
@@ -117,7 +119,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	// Observe: every fact render and status need, in one value.
 	f := r.observeSecrets(ctx, p)
-	in := status.Input{Platform: p, Facts: f, Missing: missing}
+	in := status.Input{Platform: p, Facts: f, Missing: missing, APIServerOutage: r.Outages.Last()}
 	if f.Invalid != nil {
 		p.Status = status.Compute(in)
 		return ctrl.Result{RequeueAfter: r.recheckStalled(p)}, nil
@@ -372,6 +374,7 @@ func (s *scope) close(ctx context.Context, c client.Client, rec events.EventReco
 		return nil
 	}
 	s.recordTransitions(rec)
+	s.recordOutage(rec)
 	return client.IgnoreNotFound(c.Status().Patch(ctx, s.platform, client.MergeFrom(s.before)))
 }
 
@@ -393,6 +396,17 @@ func (s *scope) recordTransitions(rec events.EventRecorder) {
 	rec.Eventf(s.platform, nil, kind, now.Reason, "Reconcile", "%s", now.Message)
 }
 
+// recordOutage emits an event when the platform records an API server outage it had not recorded yet.
+func (s *scope) recordOutage(rec events.EventRecorder) {
+	o := s.platform.Status.LastAPIServerOutage
+	if rec == nil || o == nil || equality.Semantic.DeepEqual(o, s.before.Status.LastAPIServerOutage) {
+		return
+	}
+	rec.Eventf(s.platform, nil, corev1.EventTypeWarning, "APIServerOutage", "Reconcile",
+		"The operator could not reach the API server for %s (%d requests failed, the last with: %s); changes made meanwhile took effect after it",
+		o.End.Sub(o.Start.Time).Round(time.Second), o.FailedRequests, o.Message)
+}
+
 // SetupWithManager registers the controller. Child kinds are watched as their CRDs appear (see
 // childWatches); user Secrets through a metadata-only informer (no values cached).
 func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetadata cache.Cache) error {
@@ -408,6 +422,11 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetad
 		Build(r)
 	if err != nil {
 		return err
+	}
+	if r.Outages != nil {
+		if err := c.Watch(r.Outages.reconcileAllAfterRecovery(mgr.GetCache())); err != nil {
+			return err
+		}
 	}
 	dc, err := discovery.NewDiscoveryClientForConfig(mgr.GetConfig())
 	if err != nil {

@@ -80,6 +80,9 @@ type Options struct {
 	// own cluster where any platform may place a model cluster, besides its own namespace and namespaces
 	// labelled for it. Empty: none.
 	ModelNamespaces []string
+	// APIServerOutages, when set, wraps the manager's transport (see manager.New): the platforms record
+	// the last outage of their API server in their status.
+	APIServerOutages *APIServerOutages
 }
 
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
@@ -109,6 +112,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 
 		KeyRotationGrace: opts.KeyRotationGrace,
 		ModelNamespaces:  opts.ModelNamespaces,
+		Outages:          opts.APIServerOutages,
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -277,4 +278,56 @@ models:
 		return nil
 	})
 	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "bin")}, render.KeyAPIKey, binary)
+}
+
+// TestSecretDeletedMidReconcile: a provider's Secret is deleted right after the operator has read it,
+// inside the reconcile that first uses it (a hook on the operator's own request to the real API server).
+// That reconcile finishes with the value it read; the deletion then shows, the gateway keeps that copy,
+// and the status says so. Nothing is half made, and the platform is Stalled until a human restores it.
+func TestSecretDeletedMidReconcile(t *testing.T) {
+	ns := newNamespace(t)
+	if err := k8s.Create(testCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai", Namespace: ns}, StringData: map[string]string{"apiKey": "sk-read-once"}}); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan struct{})
+	afterRequest.once("GET /api/v1/namespaces/"+ns+"/secrets/openai", func() {
+		defer close(deleted)
+		if err := k8s.Delete(testCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai", Namespace: ns}}); err != nil {
+			t.Errorf("deleting the Secret mid-reconcile: %v", err)
+		}
+	})
+	p := createPlatform(t, ns, "midway", `
+gateway: {listener: {protocol: HTTP}}
+providers: [{name: openai, type: OpenAI, credentials: {secretRef: {name: openai}}}]
+models: [{name: gpt-4o, routes: [{provider: openai}]}]
+`)
+	select {
+	case <-deleted:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the operator never read the provider's Secret")
+	}
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "openai")}, render.KeyAPIKey, "sk-read-once")
+	got := waitCondition(t, p, platformv1.ConditionStalled, metav1.ConditionTrue, status.ReasonSecretNotFound)
+	if len(got.Status.Providers) != 1 || !strings.Contains(got.Status.Providers[0].Message, "keeps using the last good copy") {
+		t.Errorf("providers: %+v; want the deleted Secret named, and the last good copy kept", got.Status.Providers)
+	}
+	if got.Status.ObservedGeneration != got.Generation {
+		t.Errorf("observedGeneration %d, generation %d: the reconcile after the deletion did not finish", got.Status.ObservedGeneration, got.Generation)
+	}
+
+	// Restored: served again, not Stalled.
+	if err := k8s.Create(testCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai", Namespace: ns}, StringData: map[string]string{"apiKey": "sk-restored"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitSecretValue(t, client.ObjectKey{Namespace: ns, Name: render.ProviderSecretName(p, "openai")}, render.KeyAPIKey, "sk-restored")
+	eventually(t, 20*time.Second, func() error {
+		got := getPlatform(t, p)
+		if c := meta.FindStatusCondition(got.Status.Conditions, platformv1.ConditionStalled); c != nil {
+			return fmt.Errorf("still Stalled: %s", c.Message)
+		}
+		if pr := got.Status.Providers; len(pr) != 1 || pr[0].Reason == status.ReasonSecretNotFound {
+			return fmt.Errorf("providers: %+v", pr)
+		}
+		return nil
+	})
 }

@@ -142,7 +142,37 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		writes.add(r)
 	}
-	return c.next.RoundTrip(r)
+	resp, err := c.next.RoundTrip(r)
+	if err == nil {
+		afterRequest.run(r.Method + " " + r.URL.Path)
+	}
+	return resp, err
+}
+
+// afterRequest holds one-shot hooks run right after the operator's request gets its answer, before the
+// operator goes on: they change the cluster at a chosen moment inside a reconcile.
+var afterRequest = &requestHooks{hooks: map[string]func(){}}
+
+type requestHooks struct {
+	mu    sync.Mutex
+	hooks map[string]func()
+}
+
+// once runs do after the operator's next request with this method and path ("GET /api/v1/...").
+func (h *requestHooks) once(request string, do func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hooks[request] = do
+}
+
+func (h *requestHooks) run(request string) {
+	h.mu.Lock()
+	do := h.hooks[request]
+	delete(h.hooks, request)
+	h.mu.Unlock()
+	if do != nil {
+		do()
+	}
 }
 
 // newNamespace creates a namespace for one test.

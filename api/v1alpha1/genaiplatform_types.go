@@ -900,6 +900,26 @@ type GenAIPlatformStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Providers []ProviderStatus `json:"providers,omitempty"`
+
+	// LastAPIServerOutage is the last time the operator lost this cluster's API server: nothing could be
+	// read or written while it lasted, so changes made meanwhile took effect only after it ended. Absent
+	// when the operator has seen no outage since the platform was created.
+	// +optional
+	LastAPIServerOutage *APIServerOutage `json:"lastAPIServerOutage,omitempty"`
+}
+
+// APIServerOutage is a time during which no request from the operator to its API server got an answer
+// (a connection refused, reset or timed out, or 502, 503 or 504), for at least two seconds.
+type APIServerOutage struct {
+	// Start is when the first request failed.
+	Start metav1.Time `json:"start"`
+	// End is when the API server answered again.
+	End metav1.Time `json:"end"`
+	// FailedRequests is how many requests got no answer meanwhile.
+	FailedRequests int64 `json:"failedRequests"`
+	// Message is the last failure, for example "dial tcp 10.0.0.1:6443: connect: connection refused".
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // ComponentStatus is the state of one part of the platform.

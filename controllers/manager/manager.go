@@ -80,6 +80,11 @@ func MetricsOptions(addr string, secure bool) metricsserver.Options {
 
 // New returns the operator's manager with the GenAIPlatform controller and the health checks added.
 func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
+	// Every request to the API server goes through the outage monitor, so that platforms can tell in
+	// their status when the operator could not reach it.
+	cfg = rest.CopyConfig(cfg)
+	c.Controller.APIServerOutages = controllers.NewAPIServerOutages()
+	cfg.Wrap(c.Controller.APIServerOutages.Wrap)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  controllers.NewScheme(),
 		Cache:                   controllers.CacheOptions(),

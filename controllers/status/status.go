@@ -67,6 +67,10 @@ type Input struct {
 
 	// ApplyError is the first error met while applying or pruning, if any.
 	ApplyError error
+
+	// APIServerOutage is the operator's last outage of its API server, if any; status keeps the latest
+	// one it has seen.
+	APIServerOutage *platformv1.APIServerOutage
 }
 
 // Compute returns the platform's new status. It starts from the current one so that conditions keep
@@ -76,6 +80,9 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 	st := *p.Status.DeepCopy()
 	ch := newChildren(in)
 	st.Endpoint = endpoint(p, ch.gatewayAddresses())
+	if o := in.APIServerOutage; o != nil && (st.LastAPIServerOutage == nil || st.LastAPIServerOutage.End.Before(&o.End)) {
+		st.LastAPIServerOutage = o.DeepCopy()
+	}
 
 	if inv := in.Facts.Invalid; inv != nil {
 		setAll(&st, p, metav1.ConditionFalse, inv.Reason, inv.Message)

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	testenv "github.com/genai-platform/genai-platform-operator/test/envtest"
 )
 
@@ -86,6 +87,7 @@ func TestAPIServerOutages(t *testing.T) {
 	link.setCut(false)
 	converged("after the blocked API server")
 	t.Logf("API server unreachable for %v: the operator (pid %d) stayed up and reconciled the edit made meanwhile", blocked, pid)
+	first := recordedOutage(t, c, p, nil)
 
 	// 2. The API server is killed and restarted (same address, same certificates).
 	apiPID := testenv.ProcessWithArg(t, "kube-apiserver", "--secure-port="+c.env.ControlPlane.GetAPIServer().SecureServing.Port)
@@ -110,6 +112,7 @@ func TestAPIServerOutages(t *testing.T) {
 	}
 	// Informers stay synced through an outage (they keep their last state), so /readyz may well stay OK.
 	t.Logf("API server killed and restarted: the operator (pid %d) reconciled the next edit; /readyz failed while it was down: %v", pid, notReady)
+	recordedOutage(t, c, p, first)
 
 	// The outage is in the metrics: client requests that got no answer.
 	_, body := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", metrics))
@@ -128,4 +131,26 @@ func TestAPIServerOutages(t *testing.T) {
 	if code, body := get(readyz); code != http.StatusOK {
 		t.Errorf("not ready after the outages: %d %s", code, body)
 	}
+}
+
+// recordedOutage waits until the platform's status records an API server outage that ended after the
+// one given (nil: any), and returns it.
+func recordedOutage(t *testing.T, c *cluster, p *platformv1.GenAIPlatform, after *platformv1.APIServerOutage) *platformv1.APIServerOutage {
+	t.Helper()
+	var got *platformv1.APIServerOutage
+	testenv.Eventually(t, time.Minute, func() error {
+		if err := c.admin.Get(t.Context(), client.ObjectKeyFromObject(p), p); err != nil {
+			return err
+		}
+		got = p.Status.LastAPIServerOutage
+		if got == nil || (after != nil && !after.End.Before(&got.End)) {
+			return fmt.Errorf("status.lastAPIServerOutage is %+v, want an outage that ended after %+v", got, after)
+		}
+		return nil
+	})
+	if got.FailedRequests == 0 || !got.Start.Before(&got.End) || got.Message == "" {
+		t.Errorf("status.lastAPIServerOutage does not describe an outage: %+v", got)
+	}
+	t.Logf("status.lastAPIServerOutage: %s for %s, %d failed requests, last: %s", got.Start.Format(time.RFC3339), got.End.Sub(got.Start.Time), got.FailedRequests, got.Message)
+	return got
 }

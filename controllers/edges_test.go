@@ -93,9 +93,6 @@ func TestCacheHoldsOnlyOwnedObjects(t *testing.T) {
 	time.Sleep(2 * time.Second) // time for a watch event to reach an informer that would take it
 	seen := 0
 	for _, gvk := range testenv.ChildGVKs() {
-		if gvk.Kind == "Namespace" {
-			continue
-		}
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(gvk.GroupVersion().WithKind(gvk.Kind + "List"))
 		if err := testCache.List(testCtx, list); err != nil {

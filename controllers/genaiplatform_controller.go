@@ -65,6 +65,8 @@ type GenAIPlatformReconciler struct {
 
 	stalledMu   sync.Mutex
 	stalledRuns map[types.NamespacedName]int // stalled reconciles in a row, per platform
+	// ApplyWorkers is how many writes to one cluster a reconcile sends at a time; zero: apply.DefaultWorkers.
+	ApplyWorkers int
 	// Outages follows the manager's requests to its API server; nil: outages are not recorded.
 	Outages *APIServerOutages
 	// Clock is the time source of key rotation; nil: time.Now.
@@ -272,22 +274,26 @@ func (r *GenAIPlatformReconciler) deploy(ctx context.Context, p *platformv1.GenA
 		}
 		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
 	}
+	var toApply []client.Object
 	for _, obj := range desired {
 		gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 		if err != nil {
 			return nil, err
 		}
 		keep[apply.Key(gvk, obj.GetNamespace(), obj.GetName())] = true
-		if !served[gvk] {
+		if served[gvk] {
+			toApply = append(toApply, obj)
+		}
+	}
+	for i, err := range a.ApplyAll(ctx, toApply) {
+		if err == nil {
 			continue
 		}
-		if _, err := a.Apply(ctx, obj); err != nil {
-			// A server-side apply creates what is missing: NotFound means the kind itself is gone.
-			if apierrors.IsNotFound(err) && a == r.applier && r.watches != nil {
-				r.watches.suspectGone(gvk)
-			}
-			errs = append(errs, err)
+		// A server-side apply creates what is missing: NotFound means the kind itself is gone.
+		if gvk, _ := apiutil.GVKForObject(toApply[i], r.Scheme); apierrors.IsNotFound(err) && a == r.applier && r.watches != nil {
+			r.watches.suspectGone(gvk)
 		}
+		errs = append(errs, err)
 	}
 	pending, err = r.pruneIn(ctx, p, a, served, keep)
 	return pending, errors.Join(append(errs, err)...)
@@ -325,7 +331,7 @@ func (r *GenAIPlatformReconciler) waitingDeletion(ctx context.Context, p *platfo
 		strings.Join(pending, "; "))
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: status.ReasonDeletionWaiting, Message: msg, ObservedGeneration: p.Generation})
-	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, p, client.MergeFrom(before)))
+	return patchStatus(ctx, r.Client, before, p)
 }
 
 // observeChildren reads every desired child back, in the cluster it went to, from that cluster's cache:
@@ -375,7 +381,16 @@ func (s *scope) close(ctx context.Context, c client.Client, rec events.EventReco
 	}
 	s.recordTransitions(rec)
 	s.recordOutage(rec)
-	return client.IgnoreNotFound(c.Status().Patch(ctx, s.platform, client.MergeFrom(s.before)))
+	return patchStatus(ctx, c, s.before, s.platform)
+}
+
+// patchStatus writes p's status when it differs from before's, and only then: an empty patch is a
+// request, and a platform that waits (an unreachable cluster, a finalizer) must cost nothing meanwhile.
+func patchStatus(ctx context.Context, c client.Client, before, p *platformv1.GenAIPlatform) error {
+	if equality.Semantic.DeepEqual(before.Status, p.Status) {
+		return nil
+	}
+	return client.IgnoreNotFound(c.Status().Patch(ctx, p, client.MergeFrom(before)))
 }
 
 // recordTransitions emits an event when the platform becomes ready or stops being ready: the changes a
@@ -408,17 +423,19 @@ func (s *scope) recordOutage(rec events.EventRecorder) {
 }
 
 // SetupWithManager registers the controller. Child kinds are watched as their CRDs appear (see
-// childWatches); user Secrets through a metadata-only informer (no values cached).
-func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, secretMetadata cache.Cache) error {
-	r.applier = apply.New(r.Client, r.Scheme)
+// childWatches); user Secrets and namespaces that allow platforms through a metadata-only cache (no
+// values cached).
+func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata cache.Cache) error {
+	r.applier = apply.New(r.Client, r.Scheme, r.ApplyWorkers)
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Named("genaiplatform").
-		WatchesRawSource(source.Kind(secretMetadata, secretMeta(), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
+		WatchesRawSource(source.Kind(metadata, partialMetadata(corev1.SchemeGroupVersion.WithKind("Secret")), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
 		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
 		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
-		// Namespaces (all are cached) that a platform's local model clusters name: a label may allow them.
-		WatchesRawSource(source.Kind(mgr.GetCache(), &corev1.Namespace{}, handler.TypedEnqueueRequestsFromMapFunc(r.platformsUsingNamespace))).
+		// Namespaces labelled to allow platforms, that a platform's local model clusters name: the label
+		// (set, changed or removed) lets the platform proceed or stops it at once.
+		WatchesRawSource(source.Kind(metadata, partialMetadata(corev1.SchemeGroupVersion.WithKind("Namespace")), handler.TypedEnqueueRequestsFromMapFunc(r.platformsUsingNamespace))).
 		Build(r)
 	if err != nil {
 		return err
@@ -440,12 +457,6 @@ func deletionPredicate() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		return e.ObjectNew.GetDeletionTimestamp() != nil
 	}}
-}
-
-func secretMeta() *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	return m
 }
 
 // platformsReferencingSecret maps a Secret change to the platforms in its namespace that read it.

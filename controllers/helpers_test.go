@@ -168,6 +168,17 @@ func setStatusConditions(t *testing.T, gvk schema.GroupVersionKind, ns, name str
 // setStatusConditionsIn is setStatusConditions in the cluster c talks to.
 func setStatusConditionsIn(t *testing.T, c client.Client, gvk schema.GroupVersionKind, ns, name string, extra map[string]any, types ...string) {
 	t.Helper()
+	setStatusConditionsWith(t, c, gvk, ns, name, extra, "set by the test as the controller would", types...)
+}
+
+// setStatusConditionsMessage is setStatusConditions with the conditions' message.
+func setStatusConditionsMessage(t *testing.T, gvk schema.GroupVersionKind, ns, name string, extra map[string]any, message string, types ...string) {
+	t.Helper()
+	setStatusConditionsWith(t, k8s, gvk, ns, name, extra, message, types...)
+}
+
+func setStatusConditionsWith(t *testing.T, c client.Client, gvk schema.GroupVersionKind, ns, name string, extra map[string]any, message string, types ...string) {
+	t.Helper()
 	eventually(t, 10*time.Second, func() error {
 		u := &unstructured.Unstructured{}
 		u.SetGroupVersionKind(gvk)
@@ -177,7 +188,7 @@ func setStatusConditionsIn(t *testing.T, c client.Client, gvk schema.GroupVersio
 		var conds []any
 		for _, typ := range types {
 			conds = append(conds, map[string]any{
-				"type": typ, "status": "True", "reason": typ, "message": "set by the test as the controller would",
+				"type": typ, "status": "True", "reason": typ, "message": message,
 				"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "observedGeneration": u.GetGeneration(),
 			})
 		}

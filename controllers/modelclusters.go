@@ -157,8 +157,14 @@ func missingModelClusterKinds(served map[schema.GroupVersionKind]bool) []string 
 // Two Gateway's address, and its key state. Whether the namespace is the operator's must be known: a
 // guess either way would label a user's namespace or prune the operator's, with everything in it.
 func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget, cf *facts.Cluster) error {
+	// A namespace a user made is not in the cache (it holds only the operator's own): here it is read
+	// from the API server, there through the remote cluster's direct reader.
+	nsReader := t.reader
+	if t.remote == nil {
+		nsReader = r.APIReader
+	}
 	var nsObj corev1.Namespace
-	switch err := t.reader.Get(ctx, types.NamespacedName{Name: render.ModelClusterNamespace(mc)}, &nsObj); {
+	switch err := nsReader.Get(ctx, types.NamespacedName{Name: render.ModelClusterNamespace(mc)}, &nsObj); {
 	case apierrors.IsNotFound(err):
 	case err == nil:
 		cf.ForeignNamespace = nsObj.Labels[platformv1.LabelPlatform] != p.Name || nsObj.Labels[platformv1.LabelPlatformNS] != p.Namespace

@@ -346,10 +346,7 @@ func (r *GenAIPlatformReconciler) blockedDeletion(ctx context.Context, p *platfo
 		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse,
 			Reason: status.ReasonCleanupBlocked, Message: msg, ObservedGeneration: p.Generation})
 	}
-	if err := r.Client.Status().Patch(ctx, p, client.MergeFrom(before)); err != nil {
-		return client.IgnoreNotFound(err)
-	}
-	return nil
+	return patchStatus(ctx, r.Client, before, p)
 }
 
 // removeFinalizer lets the platform go.

@@ -5,8 +5,12 @@ import (
 	"time"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -40,23 +44,59 @@ func managedSelector() labels.Selector {
 	return labels.SelectorFromSet(labels.Set{platformv1.LabelManagedBy: platformv1.ManagedByValue})
 }
 
-// CacheOptions keeps the manager's cache small and free of other people's objects and secrets: by
-// default it holds only objects carrying the operator's managed-by label; referenced user Secrets are
-// read directly. The exceptions are kinds the operator must see whole (kinds.Kind.CacheAll: model
-// namespaces a user made) and the GenAIPlatforms themselves.
+// CacheOptions keeps the manager's cache small and free of other people's objects and secrets: it holds
+// the GenAIPlatforms and, of every child kind, only the objects carrying the operator's managed-by label.
+// A crowded cluster (thousands of other teams' routes, services, namespaces) costs the operator nothing.
+// What it must read that it did not make (referenced user Secrets, a model namespace a user made) it
+// reads directly from the API server.
 //
 // Child kinds are filtered through the default selector, not one ByObject entry each: the cache asks the
 // API server about every ByObject kind when it is built, and a missing CRD (KServe or Envoy AI Gateway not
-// installed yet) would stop the operator from starting instead of showing CRDNotInstalled. Only kinds
-// that are always served (built-in ones, the operator's own) may have an entry.
+// installed yet) would stop the operator from starting instead of showing CRDNotInstalled.
 func CacheOptions() cache.Options {
-	byObject := map[client.Object]cache.ByObject{&platformv1.GenAIPlatform{}: {Label: labels.Everything()}}
-	for _, k := range kinds.All {
-		if k.CacheAll {
-			byObject[k.New()] = cache.ByObject{Label: labels.Everything()}
-		}
+	return cache.Options{
+		DefaultLabelSelector: managedSelector(),
+		ByObject:             map[client.Object]cache.ByObject{&platformv1.GenAIPlatform{}: {Label: labels.Everything()}},
 	}
-	return cache.Options{DefaultLabelSelector: managedSelector(), ByObject: byObject}
+}
+
+// metadataCacheOptions are those of the second, metadata-only cache: it tells the operator when a user
+// Secret changes, or a namespace is labelled to allow platforms, without holding either. It keeps only
+// what maps a change to its platforms (name, namespace, that label), so that thousands of other
+// Secrets weigh little.
+func metadataCacheOptions(mgr ctrl.Manager) (cache.Options, error) {
+	allowed, err := labels.NewRequirement(platformv1.LabelAllowedPlatformNamespace, selection.Exists, nil)
+	if err != nil {
+		return cache.Options{}, err
+	}
+	return cache.Options{
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		DefaultTransform: slimMetadata,
+		ByObject: map[client.Object]cache.ByObject{
+			partialMetadata(corev1.SchemeGroupVersion.WithKind("Namespace")): {Label: labels.NewSelector().Add(*allowed)},
+		},
+	}, nil
+}
+
+// slimMetadata keeps of an object's metadata what the metadata cache's handlers read.
+func slimMetadata(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	slim := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta}
+	slim.Name, slim.Namespace, slim.UID, slim.ResourceVersion = m.Name, m.Namespace, m.UID, m.ResourceVersion
+	if v, ok := m.Labels[platformv1.LabelAllowedPlatformNamespace]; ok {
+		slim.Labels = map[string]string{platformv1.LabelAllowedPlatformNamespace: v}
+	}
+	return slim, nil
+}
+
+func partialMetadata(gvk schema.GroupVersionKind) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	return m
 }
 
 // modelClusterObjects are an empty object of each kind written into model clusters, for their caches.
@@ -80,6 +120,8 @@ type Options struct {
 	// own cluster where any platform may place a model cluster, besides its own namespace and namespaces
 	// labelled for it. Empty: none.
 	ModelNamespaces []string
+	// ApplyWorkers is how many writes to one cluster a reconcile sends at a time; zero: apply.DefaultWorkers.
+	ApplyWorkers int
 	// APIServerOutages, when set, wraps the manager's transport (see manager.New): the platforms record
 	// the last outage of their API server in their status.
 	APIServerOutages *APIServerOutages
@@ -88,18 +130,19 @@ type Options struct {
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
 //
 // A user's Secret change must reach the platforms that reference it within seconds, yet user Secrets
-// must not sit in the cache. A second, metadata-only cache watches Secrets: it holds names, labels and
-// resourceVersions, never data, and a value change bumps the resourceVersion.
+// must not sit in the cache. A second, metadata-only cache watches Secrets: it holds names and
+// resourceVersions, never data, and a value change bumps the resourceVersion. It also watches the
+// namespaces labelled to allow platforms (metadataCacheOptions).
 func Setup(mgr ctrl.Manager, opts Options) error {
-	secretMetadata, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:           mgr.GetScheme(),
-		Mapper:           mgr.GetRESTMapper(),
-		DefaultTransform: cache.TransformStripManagedFields(),
-	})
+	metadataOpts, err := metadataCacheOptions(mgr)
 	if err != nil {
-		return fmt.Errorf("creating the Secret metadata cache: %w", err)
+		return err
 	}
-	if err := mgr.Add(secretMetadata); err != nil {
+	metadata, err := cache.New(mgr.GetConfig(), metadataOpts)
+	if err != nil {
+		return fmt.Errorf("creating the metadata cache: %w", err)
+	}
+	if err := mgr.Add(metadata); err != nil {
 		return err
 	}
 	r := &GenAIPlatformReconciler{
@@ -113,6 +156,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		KeyRotationGrace: opts.KeyRotationGrace,
 		ModelNamespaces:  opts.ModelNamespaces,
 		Outages:          opts.APIServerOutages,
+		ApplyWorkers:     opts.ApplyWorkers,
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),
@@ -123,10 +167,11 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		},
 		RequestTimeout: opts.RemoteRequestTimeout,
 		HealthInterval: opts.RemoteHealthInterval,
+		ApplyWorkers:   opts.ApplyWorkers,
 		Log:            mgr.GetLogger().WithName("clustercache"),
 	})
 	if err := mgr.Add(r.clusters); err != nil {
 		return err
 	}
-	return r.SetupWithManager(mgr, secretMetadata)
+	return r.SetupWithManager(mgr, metadata)
 }

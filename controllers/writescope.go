@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -33,7 +34,8 @@ func (r *GenAIPlatformReconciler) writeScope(ctx context.Context, p *platformv1.
 		}
 	}
 	var nsObj corev1.Namespace
-	switch err := r.Client.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
+	// Read from the API server: the cache holds only the operator's own namespaces.
+	switch err := r.APIReader.Get(ctx, types.NamespacedName{Name: ns}, &nsObj); {
 	case err == nil && nsObj.Labels[platformv1.LabelAllowedPlatformNamespace] == p.Namespace:
 		return nil, nil
 	case err != nil && !apierrors.IsNotFound(err):
@@ -48,7 +50,7 @@ func (r *GenAIPlatformReconciler) writeScope(ctx context.Context, p *platformv1.
 
 // platformsUsingNamespace maps a namespace change (a label that allows platforms, or its creation) to the
 // platforms with a model cluster in it, so that an allowed platform proceeds at once.
-func (r *GenAIPlatformReconciler) platformsUsingNamespace(ctx context.Context, ns *corev1.Namespace) []reconcile.Request {
+func (r *GenAIPlatformReconciler) platformsUsingNamespace(ctx context.Context, ns *metav1.PartialObjectMetadata) []reconcile.Request {
 	var list platformv1.GenAIPlatformList
 	if err := r.Client.List(ctx, &list); err != nil {
 		return nil

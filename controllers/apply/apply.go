@@ -1,11 +1,16 @@
 // Package apply writes desired objects with server-side apply under one field owner, skips the request
-// when the object is already as last applied, and prunes by label what is no longer desired.
+// when the fields the operator owns already hold what it wants, and prunes by label what is no longer
+// desired.
 //
-// The no-diff skip follows Cluster API's SSA cache: after a successful apply the operator remembers the hash
-// of what it sent and the resourceVersion the server returned. When the same desired object meets the same
-// resourceVersion again, nothing can have changed on either side, so no request is sent. Any edit of the
-// live object (by hand, by another controller) changes its resourceVersion and triggers a re-apply, which
-// is how hand-made changes are repaired.
+// "Nothing to do" is decided from what the operator owns, not from resourceVersion: a status written by
+// the child's own controller, or a field that another manager owns, changes the resourceVersion but not
+// the operator's fields, and costs no request. The fields the operator owns are read from the live
+// object's managedFields (the set its field manager holds), as client-go's Extract functions do. After a
+// successful apply the Applier remembers the hash of what it sent and of the owned fields the server
+// returned; a live object whose owned fields still hash the same needs nothing. A hand edit of an owned
+// field moves that field to the editor's manager (or changes its value), so the hash differs and the
+// field is repaired. Without a record (after a restart), the owned fields are compared with the desired
+// object directly.
 package apply
 
 import (
@@ -16,12 +21,14 @@ import (
 	"fmt"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
@@ -35,6 +42,8 @@ type Applier struct {
 	// check costs no request.
 	Client client.Client
 	Scheme *runtime.Scheme
+	// Workers is how many requests ApplyAll sends at a time; zero or less: DefaultWorkers.
+	Workers int
 
 	mu      sync.Mutex
 	applied map[objectKey]appliedRecord
@@ -46,14 +55,15 @@ type objectKey struct {
 }
 
 type appliedRecord struct {
-	hash            string
+	hash            string // of the desired object sent
+	owned           string // of the fields the operator owned in the server's answer
 	resourceVersion string
 	generation      int64
 }
 
-// New returns an Applier for one cluster.
-func New(c client.Client, scheme *runtime.Scheme) *Applier {
-	return &Applier{Client: c, Scheme: scheme, applied: map[objectKey]appliedRecord{}}
+// New returns an Applier for one cluster that sends up to workers writes at a time (zero: DefaultWorkers).
+func New(c client.Client, scheme *runtime.Scheme, workers int) *Applier {
+	return &Applier{Client: c, Scheme: scheme, Workers: workers, applied: map[objectKey]appliedRecord{}}
 }
 
 // Apply makes the live object match desired for every field desired sets. It returns whether a request
@@ -78,7 +88,11 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	case err != nil:
 		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, key.name, err)
 	default:
-		if a.unchanged(key, hash, live.GetResourceVersion()) {
+		same, err := a.unchanged(key, hash, u, live)
+		if err != nil {
+			return false, fmt.Errorf("reading the fields the operator owns in %s %s: %w", gvk.Kind, key.name, err)
+		}
+		if same {
 			return false, nil
 		}
 	}
@@ -86,8 +100,62 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	if err := a.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return true, fmt.Errorf("applying %s %s: %w", gvk.Kind, key.name, err)
 	}
-	a.remember(key, appliedRecord{hash: hash, resourceVersion: u.GetResourceVersion(), generation: u.GetGeneration()})
+	// u now holds the server's answer.
+	owned, err := ownedHash(u)
+	if err != nil {
+		return true, fmt.Errorf("reading the fields the operator owns in %s %s: %w", gvk.Kind, key.name, err)
+	}
+	a.remember(key, appliedRecord{hash: hash, owned: owned, resourceVersion: u.GetResourceVersion(), generation: u.GetGeneration()})
 	return true, nil
+}
+
+// DefaultWorkers is ApplyAll's concurrency when none is set: enough to make a platform of hundreds of
+// children converge several times faster than one request at a time, few enough that one reconcile
+// does not take over the API server's priority-and-fairness share of the operator.
+const DefaultWorkers = 4
+
+// ApplyAll applies objs, Workers at a time, and returns each one's error (nil: applied or unchanged),
+// in objs' order. It goes in waves, each finished before the next starts, so that what others
+// reference exists first: Namespaces, then Secrets and ConfigMaps, then everything else.
+func (a *Applier) ApplyAll(ctx context.Context, objs []client.Object) []error {
+	errs := make([]error, len(objs))
+	workers := a.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	for _, wave := range waves(objs) {
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range min(workers, len(wave)) {
+			wg.Go(func() {
+				for i := range next {
+					_, errs[i] = a.Apply(ctx, objs[i])
+				}
+			})
+		}
+		for _, i := range wave {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	return errs
+}
+
+// waves groups the indexes of objs by the order they must be applied in.
+func waves(objs []client.Object) [][]int {
+	out := make([][]int, 3)
+	for i, o := range objs {
+		switch o.(type) {
+		case *corev1.Namespace:
+			out[0] = append(out[0], i)
+		case *corev1.Secret, *corev1.ConfigMap:
+			out[1] = append(out[1], i)
+		default:
+			out[2] = append(out[2], i)
+		}
+	}
+	return out
 }
 
 // Delete removes an object (already gone is fine) and forgets its record.
@@ -147,11 +215,37 @@ func Key(gvk schema.GroupVersionKind, namespace, name string) string {
 	return gvk.GroupKind().String() + "/" + namespace + "/" + name
 }
 
-func (a *Applier) unchanged(key objectKey, hash, liveRV string) bool {
+// unchanged tells whether live (as the cache shows it) needs no apply of desired (whose hash is hash).
+func (a *Applier) unchanged(key objectKey, hash string, desired *unstructured.Unstructured, live client.Object) (bool, error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	rec, ok := a.applied[key]
-	return ok && rec.hash == hash && rec.resourceVersion == liveRV
+	a.mu.Unlock()
+	if ok && rec.hash == hash {
+		// The cache has not caught up with the operator's own last apply yet: it shows an older object,
+		// and its watch event will bring the reconcile that looks again.
+		if older, err := resourceversion.CompareResourceVersion(live.GetResourceVersion(), rec.resourceVersion); err == nil && older <= 0 {
+			return true, nil
+		}
+	}
+	lu, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return false, err
+	}
+	liveU := &unstructured.Unstructured{Object: lu}
+	if ok && rec.hash == hash {
+		owned, err := ownedHash(liveU)
+		return owned == rec.owned, err
+	}
+	// No record of this desired object (a restart, or a new spec): compare directly.
+	same, err := ownsAsDesired(liveU, desired)
+	if same && err == nil {
+		owned, err := ownedHash(liveU)
+		if err != nil {
+			return false, err
+		}
+		a.remember(key, appliedRecord{hash: hash, owned: owned, resourceVersion: live.GetResourceVersion(), generation: live.GetGeneration()})
+	}
+	return same, err
 }
 
 func (a *Applier) remember(key objectKey, rec appliedRecord) {

@@ -74,7 +74,9 @@ type Options struct {
 	RequestTimeout time.Duration
 	// HealthInterval is how often each cluster is probed; default 10 s.
 	HealthInterval time.Duration
-	Log            logr.Logger
+	// ApplyWorkers is how many writes each cluster's Applier sends at a time; zero: apply.DefaultWorkers.
+	ApplyWorkers int
+	Log          logr.Logger
 }
 
 // ClusterCache holds the accessors of every remote model cluster of every platform.
@@ -291,7 +293,7 @@ func (c *ClusterCache) newCluster(key Key, hash string, kubeconfig []byte) (*Clu
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &Cluster{
-		Key: key, Client: cl, Reader: reader, Applier: apply.New(cl, c.opts.Scheme),
+		Key: key, Client: cl, Reader: reader, Applier: apply.New(cl, c.opts.Scheme, c.opts.ApplyWorkers),
 		owner: c, hash: hash, cache: ca, mapper: mapper, probe: boundedHTTP, host: strings.TrimSuffix(bounded.Host, "/"),
 		ctx: ctx, cancel: cancel, done: make(chan struct{}), watched: map[schema.GroupVersionKind]bool{},
 	}

@@ -28,12 +28,6 @@ type Kind struct {
 	// InModelClusters: render also writes this kind into model clusters (Tier Two and models), so a
 	// remote cluster's cache watches it and config/rbac/model-cluster grants it.
 	InModelClusters bool
-	// CacheAll: the operator must also see objects of this kind it did not make (a model namespace the
-	// user created, to leave it alone), so the manager's cache holds them all, not only those with the
-	// operator's labels. Every other kind is cached only when it carries the operator's managed-by label.
-	// (A remote model cluster's namespace is read from its API server directly.) Only a built-in kind,
-	// always served, may be CacheAll: the cache asks the API server about it at start.
-	CacheAll bool
 	// Readiness says how the kind's own controller reports on it; nil: nothing reports (Secrets,
 	// Namespaces, EnvoyProxies), so existing is enough.
 	Readiness *Readiness
@@ -103,7 +97,6 @@ func kind[T client.Object, L client.ObjectList](gvk schema.GroupVersionKind, res
 }
 
 func (k Kind) inModelClusters() Kind   { k.InModelClusters = true; return k }
-func (k Kind) cacheAll() Kind          { k.CacheAll = true; return k }
 func (k Kind) ready(r *Readiness) Kind { k.Readiness = r; return k }
 func (k Kind) goneFirst() Kind         { k.GoneFirst = true; return k }
 
@@ -174,7 +167,7 @@ var All = []Kind{
 	kind(corev1.SchemeGroupVersion.WithKind("Secret"), "secrets", func() *corev1.Secret { return &corev1.Secret{} }, func() *corev1.SecretList { return &corev1.SecretList{} }).
 		inModelClusters(),
 	kind(corev1.SchemeGroupVersion.WithKind("Namespace"), "namespaces", func() *corev1.Namespace { return &corev1.Namespace{} }, func() *corev1.NamespaceList { return &corev1.NamespaceList{} }).
-		inModelClusters().cacheAll(),
+		inModelClusters(),
 }
 
 // Of returns the registry entry of an object's kind, found by its Go type. The second result is false

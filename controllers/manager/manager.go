@@ -23,6 +23,7 @@ import (
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers"
+	"github.com/genai-platform/genai-platform-operator/controllers/apply"
 )
 
 // LeaderElectionID names the Lease the replicas compete for.
@@ -38,6 +39,10 @@ type Config struct {
 	LeaderElectionNamespace string
 	// Controller tunes the controller; the zero value is right for production.
 	Controller controllers.Options
+	// QPS and Burst limit the manager's requests on the client side; a negative QPS leaves the limiting
+	// to the API server's priority and fairness (controller-runtime's default).
+	QPS   float64
+	Burst int
 }
 
 // BindFlags registers the manager's flags on fs.
@@ -47,6 +52,9 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.LeaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles.")
 	fs.StringVar(&c.LeaderElectionNamespace, "leader-election-namespace", "", "Namespace of the leader election Lease. Empty: the pod's own namespace (required when running outside a cluster).")
 	fs.BoolVar(&c.SecureMetrics, "metrics-secure", false, "Serve metrics over HTTPS with authentication and authorization.")
+	fs.IntVar(&c.Controller.ApplyWorkers, "apply-workers", apply.DefaultWorkers, "Writes to one cluster a reconcile sends at a time (Namespaces first, then Secrets, then the rest).")
+	fs.Float64Var(&c.QPS, "kube-api-qps", -1, "Requests per second the manager may send to its API server; negative: no client-side limit, the API server's priority and fairness governs.")
+	fs.IntVar(&c.Burst, "kube-api-burst", 0, "Burst above --kube-api-qps; 0: twice the QPS, when a QPS is set.")
 	fs.DurationVar(&c.Controller.KeyRotationGrace, "key-rotation-grace", controllers.DefaultKeyRotationGrace,
 		"How long Tier Two keeps admitting a Tier One key after Tier One switched to the next: at least the time a changed Secret takes to reach a pod's mounted files (kubelet sync period + Secret cache TTL).")
 	fs.Func("model-namespaces", "Comma-separated namespaces (shell patterns, e.g. genai-models,team-*) of this cluster where any GenAIPlatform may place a model cluster. Without it a platform writes only into its own namespace and namespaces labelled "+platformv1.LabelAllowedPlatformNamespace+"=<its namespace>.",
@@ -83,6 +91,12 @@ func New(cfg *rest.Config, c Config) (ctrl.Manager, error) {
 	// Every request to the API server goes through the outage monitor, so that platforms can tell in
 	// their status when the operator could not reach it.
 	cfg = rest.CopyConfig(cfg)
+	if c.QPS != 0 {
+		cfg.QPS, cfg.Burst = float32(c.QPS), c.Burst
+		if cfg.Burst <= 0 && c.QPS > 0 {
+			cfg.Burst = int(2 * c.QPS)
+		}
+	}
 	c.Controller.APIServerOutages = controllers.NewAPIServerOutages()
 	cfg.Wrap(c.Controller.APIServerOutages.Wrap)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

@@ -478,7 +478,19 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		}
 		return nil
 	})
+	// Steady with a model cluster that misses a CRD: nothing written.
+	expectNoWritesOnReconcile(t, p)
+
+	// Steady with the model cluster unreachable: nothing written either.
 	far.stop(t)
+	eventually(t, 30*time.Second, func() error {
+		if ready, reason := clusterState(getPlatform(t, p), "far"); ready || reason != status.ReasonClusterUnreachable {
+			return fmt.Errorf("far: ready=%v %s", ready, reason)
+		}
+		return nil
+	})
+	expectNoWritesOnReconcile(t, p)
+
 	if err := k8s.Delete(testCtx, p); err != nil {
 		t.Fatal(err)
 	}
@@ -493,10 +505,16 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		}
 		return nil
 	})
-	// Still there after a while: deletion waits.
-	time.Sleep(2 * time.Second)
+	// Still there after a while: deletion waits, looking again every 15 s, and writes nothing meanwhile
+	// (its status already says why it waits).
+	waitQuiet(t)
+	mark := writes.mark()
+	time.Sleep(16 * time.Second)
 	if err := k8s.Get(testCtx, keyOf(p), &platformv1.GenAIPlatform{}); err != nil {
 		t.Fatalf("the platform went while its model cluster was unreachable: %v", err)
+	}
+	if w := writesFor(mark, ns, "-"); len(w) != 0 {
+		t.Errorf("the blocked deletion wrote %d times in 16 s: %v", len(w), w)
 	}
 	cur := getPlatform(t, p)
 	before := cur.DeepCopy()

@@ -389,6 +389,8 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		return nil
 	})
 
+	waitQuiet(t)
+	mark := writes.mark()
 	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
 		latest.Annotations = map[string]string{platformv1.AnnotationRotateClusterKeys: "2026-11-25"}
 	})
@@ -437,6 +439,20 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		}
 	}
 	t.Logf("rotation recorded in %d samples over %v", len(timeline), timeline[len(timeline)-1].at.Sub(timeline[0].at).Round(time.Millisecond))
+	// The rotation writes each step once and nothing while it waits out its grace periods (it looks again
+	// every second): three steps (stage, switch, retire), each recorded in both tiers' key Secrets.
+	waitQuiet(t)
+	perObject := map[string]int{}
+	for _, w := range childWrites(append(writesFor(mark, ns, "-"), writesFor(mark, mns, "-")...)) {
+		perObject[w]++
+	}
+	want := map[string]int{
+		"PATCH /api/v1/namespaces/" + ns + "/secrets/" + tierOneKey.Name:  3,
+		"PATCH /api/v1/namespaces/" + mns + "/secrets/" + tierTwoKey.Name: 3,
+	}
+	if !maps.Equal(perObject, want) {
+		t.Errorf("writes during the rotation: %v; want each key Secret written once per step: %v", perObject, want)
+	}
 	// A second reconcile does not rotate again.
 	time.Sleep(3 * time.Second)
 	k, admitted, _ := observe()

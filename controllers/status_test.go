@@ -315,6 +315,9 @@ models: [{name: gpt-4o, routes: [{provider: openai}]}]
 		t.Errorf("observedGeneration %d, generation %d: the reconcile after the deletion did not finish", got.Status.ObservedGeneration, got.Generation)
 	}
 
+	// Stalled and steady: rechecked, and nothing written.
+	expectNoWritesOnReconcile(t, p)
+
 	// Restored: served again, not Stalled.
 	if err := k8s.Create(testCtx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "openai", Namespace: ns}, StringData: map[string]string{"apiKey": "sk-restored"}}); err != nil {
 		t.Fatal(err)

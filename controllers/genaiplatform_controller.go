@@ -126,7 +126,14 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		p.Status = status.Compute(in)
 		return ctrl.Result{RequeueAfter: r.recheckStalled(p)}, nil
 	}
-	targets, err := r.observeModelClusters(ctx, p, served, &f)
+	// The GenAIModels that teams attach join spec.models: from here on, eff is the platform as render
+	// and status see it; p is the object whose status is written.
+	attached, err := r.observeAttachedModels(ctx, p, &f)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	eff, attachedNames := withAttached(p, attached)
+	targets, err := r.observeModelClusters(ctx, eff, served, &f)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -135,7 +142,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
 	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
 	// does not answer is left as it is until it does.
-	desired := render.Render(render.Input{Platform: p, Facts: f})
+	desired := render.Render(render.Input{Platform: eff, Facts: f})
 	local, held := desired.In(""), []client.Object(nil)
 	for _, mc := range p.Spec.ModelClusters {
 		switch {
@@ -147,10 +154,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			local = append(local, desired.In(mc.Name)...)
 		}
 	}
-	pending, applyErr := r.deploy(ctx, p, r.applier, served, local, held)
+	pending, applyErr := r.deploy(ctx, eff, r.applier, served, local, held)
 	for _, mc := range p.Spec.ModelClusters {
 		if t := targets[mc.Name]; t != nil && t.remote != nil {
-			if _, err := r.deployRemote(ctx, p, t, desired.In(mc.Name)); err != nil {
+			if _, err := r.deployRemote(ctx, eff, t, desired.In(mc.Name)); err != nil {
 				cf := f.Cluster(mc.Name)
 				cf.Problem = &facts.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
 				f.SetCluster(mc.Name, cf)
@@ -163,9 +170,14 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	// Status, from every child as its own controller reports it.
+	in.Platform, in.Attached = eff, attachedNames
 	in.Facts, in.Desired, in.ApplyError = f, desired, applyErr
 	in.Observed = r.observeChildren(ctx, desired, targets, served)
-	p.Status = status.Compute(in)
+	st, attachedStatuses := status.ComputeAll(in)
+	p.Status = st
+	if p.Status.AttachedModels, err = r.attachedStatus(ctx, p, attached, attachedStatuses); err != nil {
+		applyErr = errors.Join(applyErr, err)
+	}
 	if applyErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
@@ -427,9 +439,14 @@ func (s *scope) recordOutage(rec events.EventRecorder) {
 // values cached).
 func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata cache.Cache) error {
 	r.applier = apply.New(r.Client, r.Scheme, r.ApplyWorkers)
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1.GenAIModel{}, platformRefIndex, indexPlatformRef); err != nil {
+		return err
+	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Named("genaiplatform").
+		// Teams' models: a change of what they declare (not their status, which the operator writes).
+		Watches(&platformv1.GenAIModel{}, handler.EnqueueRequestsFromMapFunc(platformOfModel), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(source.Kind(metadata, partialMetadata(corev1.SchemeGroupVersion.WithKind("Secret")), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
 		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
 		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
@@ -459,7 +476,8 @@ func deletionPredicate() predicate.Predicate {
 	}}
 }
 
-// platformsReferencingSecret maps a Secret change to the platforms in its namespace that read it.
+// platformsReferencingSecret maps a Secret change to the platforms in its namespace that read it, and
+// to the platforms of the GenAIModels in its namespace that read it.
 func (r *GenAIPlatformReconciler) platformsReferencingSecret(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
 	var list platformv1.GenAIPlatformList
 	if err := r.Client.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
@@ -469,6 +487,18 @@ func (r *GenAIPlatformReconciler) platformsReferencingSecret(ctx context.Context
 	for i := range list.Items {
 		if referencedSecrets(&list.Items[i])[s.Name] {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: list.Items[i].Name}})
+		}
+	}
+	var models platformv1.GenAIModelList
+	if err := r.Client.List(ctx, &models, client.InNamespace(s.Namespace)); err != nil {
+		return out
+	}
+	for i := range models.Items {
+		m := &models.Items[i]
+		owner := &platformv1.GenAIPlatform{ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace}}
+		owner.Spec.Models = []platformv1.ModelSpec{{Name: m.Spec.Name, SelfHosted: m.Spec.SelfHosted}}
+		if referencedSecrets(owner)[s.Name] {
+			out = append(out, reconcile.Request{NamespacedName: platformKeyOf(m)})
 		}
 	}
 	return out

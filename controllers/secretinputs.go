@@ -60,29 +60,35 @@ func (r *GenAIPlatformReconciler) modelDownloads(ctx context.Context, p *platfor
 		if m.SelfHosted == nil {
 			continue
 		}
-		var dl facts.ModelDownload
-		var prob *facts.Problem
-		if src := render.ModelStorageSource(m.SelfHosted); src != nil {
-			dl.Storage, prob = r.storageCredentials(ctx, p, src)
-		}
-		for j, ref := range m.SelfHosted.ImagePullSecrets {
-			if prob != nil {
-				break
-			}
-			var ps *facts.PullSecret
-			if ps, prob = r.pullSecret(ctx, p, ref); prob != nil {
-				prob.Message = fmt.Sprintf("selfHosted.imagePullSecrets[%d]: %s", j, prob.Message)
-			} else {
-				dl.PullSecrets = append(dl.PullSecrets, *ps)
-			}
-		}
-		if prob != nil {
+		if dl, prob := r.modelDownload(ctx, p, m); prob != nil {
 			problems[m.Name] = *prob
-			continue
+		} else {
+			downloads[m.Name] = dl
 		}
-		downloads[m.Name] = dl
 	}
 	return downloads, problems
+}
+
+// modelDownload reads one self-hosted model's Secrets in owner's namespace: the platform's for its own
+// models, a team's for the GenAIModels it owns.
+func (r *GenAIPlatformReconciler) modelDownload(ctx context.Context, owner *platformv1.GenAIPlatform, m *platformv1.ModelSpec) (facts.ModelDownload, *facts.Problem) {
+	var dl facts.ModelDownload
+	var prob *facts.Problem
+	if src := render.ModelStorageSource(m.SelfHosted); src != nil {
+		dl.Storage, prob = r.storageCredentials(ctx, owner, src)
+	}
+	for j, ref := range m.SelfHosted.ImagePullSecrets {
+		if prob != nil {
+			break
+		}
+		var ps *facts.PullSecret
+		if ps, prob = r.pullSecret(ctx, owner, ref); prob != nil {
+			prob.Message = fmt.Sprintf("selfHosted.imagePullSecrets[%d]: %s", j, prob.Message)
+		} else {
+			dl.PullSecrets = append(dl.PullSecrets, *ps)
+		}
+	}
+	return dl, prob
 }
 
 // storageCredentials reads a model's storage Secret into the layout KServe's storage initializer reads.

@@ -56,7 +56,10 @@ func managedSelector() labels.Selector {
 func CacheOptions() cache.Options {
 	return cache.Options{
 		DefaultLabelSelector: managedSelector(),
-		ByObject:             map[client.Object]cache.ByObject{&platformv1.GenAIPlatform{}: {Label: labels.Everything()}},
+		ByObject: map[client.Object]cache.ByObject{
+			&platformv1.GenAIPlatform{}: {Label: labels.Everything()},
+			&platformv1.GenAIModel{}:    {Label: labels.Everything()},
+		},
 	}
 }
 
@@ -173,5 +176,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := mgr.Add(r.clusters); err != nil {
 		return err
 	}
-	return r.SetupWithManager(mgr, metadata)
+	if err := r.SetupWithManager(mgr, metadata); err != nil {
+		return err
+	}
+	return (&orphanModels{client: r.Client}).setup(mgr)
 }

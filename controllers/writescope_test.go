@@ -29,7 +29,14 @@ import (
 // namespace's edit role grants on GenAIPlatforms (the role aggregates to edit).
 func asNamespaceEditor(t *testing.T, ns, user string) client.Client {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testenv.ProjectRoot(), "config", "rbac", "genaiplatform_editor_role.yaml"))
+	return asBoundTo(t, ns, user, "genaiplatform_editor_role.yaml")
+}
+
+// asBoundTo returns a client acting as user, who holds in namespace ns the shipped ClusterRole of
+// config/rbac/<roleFile> (as a namespace's edit role aggregates it), and nothing else.
+func asBoundTo(t *testing.T, ns, user, roleFile string) client.Client {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.ProjectRoot(), "config", "rbac", roleFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +48,7 @@ func asNamespaceEditor(t *testing.T, ns, user string) client.Client {
 		t.Fatal(err)
 	}
 	binding := &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: user + "-edits-platforms", Namespace: ns},
+		ObjectMeta: metav1.ObjectMeta{Name: user + "-" + role.Name, Namespace: ns},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 	}
@@ -135,13 +142,16 @@ models:
 	eventually(t, 20*time.Second, func() error {
 		return k8s.Get(testCtx, client.ObjectKey{Namespace: other.Name, Name: render.TierTwoGatewayName(p)}, &gwapiv1.Gateway{})
 	})
-	got = getPlatform(t, p)
-	for _, mc := range got.Status.ModelClusters {
-		if mc.Name == "team" && mc.Reason == status.ReasonNamespaceNotAllowed {
-			t.Errorf("model cluster team still refused: %s", mc.Message)
+	// The status is written at the end of the reconcile that wrote the Gateway.
+	eventually(t, 20*time.Second, func() error {
+		for _, mc := range getPlatform(t, p).Status.ModelClusters {
+			if mc.Name == "team" && mc.Reason == status.ReasonNamespaceNotAllowed {
+				return fmt.Errorf("model cluster team still refused: %s", mc.Message)
+			}
+			if mc.Name == "system" && mc.Reason != status.ReasonNamespaceNotAllowed {
+				return fmt.Errorf("model cluster system: %+v", mc.ComponentStatus)
+			}
 		}
-		if mc.Name == "system" && mc.Reason != status.ReasonNamespaceNotAllowed {
-			t.Errorf("model cluster system: %+v", mc.ComponentStatus)
-		}
-	}
+		return nil
+	})
 }

@@ -74,7 +74,8 @@ up() {
   echo ">> applying config/samples (server-side)"
   kubectl apply --server-side -f "$ROOT/config/samples/model-namespace.yaml" -f "$ROOT/config/samples/secrets.yaml" -f "$ROOT/config/samples/secrets-selfhosted.yaml"
   kubectl apply --server-side -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform.yaml" \
-    -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml"
+    -f "$ROOT/config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml" \
+    -f "$ROOT/config/samples/platform_v1alpha1_genaimodel.yaml"
   wait_for 60 bash -c "kubectl get genaiplatform -A -o jsonpath='{.items[*].status.observedGeneration}' | grep -q '[0-9] [0-9]'"
   if [ "$MODE" != envtest ]; then
     echo ">> waiting for Envoy Gateway and KServe (Gateways Programmed, InferenceServices Ready)"

@@ -73,6 +73,13 @@ type GenAIPlatformSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	Models []ModelSpec `json:"models,omitempty"`
 
+	// AllowedModels says which namespaces' GenAIModels may attach to this platform: teams own their
+	// models there, and the platform serves them beside spec.models (which win a name both claim).
+	// Default: GenAIModels of the platform's own namespace.
+	// +optional
+	// +kubebuilder:default={namespaces: {from: Same}}
+	AllowedModels *AllowedModels `json:"allowedModels,omitempty"`
+
 	// Observability configures tracing, access logs and metrics of the gateways.
 	// +optional
 	Observability *ObservabilitySpec `json:"observability,omitempty"`
@@ -901,11 +908,31 @@ type GenAIPlatformStatus struct {
 	// +listMapKey=name
 	Providers []ProviderStatus `json:"providers,omitempty"`
 
+	// AttachedModels summarises the GenAIModels attached to the platform; each has its own status.
+	// +optional
+	AttachedModels *AttachedModelsStatus `json:"attachedModels,omitempty"`
+
 	// LastAPIServerOutage is the last time the operator lost this cluster's API server: nothing could be
 	// read or written while it lasted, so changes made meanwhile took effect only after it ended. Absent
 	// when the operator has seen no outage since the platform was created.
 	// +optional
 	LastAPIServerOutage *APIServerOutage `json:"lastAPIServerOutage,omitempty"`
+}
+
+// AttachedModelsStatus counts the GenAIModels that name a platform, and names the first few not ready, so
+// that the platform's status stays small with thousands of them.
+type AttachedModelsStatus struct {
+	// Accepted is how many the platform serves.
+	Accepted int32 `json:"accepted"`
+	// Ready is how many of those can serve requests.
+	Ready int32 `json:"ready"`
+	// Refused is how many the platform does not serve (not allowed, conflicted, invalid).
+	// +optional
+	Refused int32 `json:"refused,omitempty"`
+	// NotReady names up to 10 that are refused or not ready, as "<namespace>/<name>: <reason>".
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	NotReady []string `json:"notReady,omitempty"`
 }
 
 // APIServerOutage is a time during which no request from the operator to its API server got an answer

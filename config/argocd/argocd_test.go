@@ -16,6 +16,9 @@ var update = flag.Bool("update", false, "rewrite argocd-cm.yaml from the health 
 
 const checkDir = "resource_customizations/platform.genai.dev/GenAIPlatform"
 
+// dirOf is a kind's health check directory.
+func dirOf(kind string) string { return "resource_customizations/platform.genai.dev/" + kind }
+
 // readObject reads a YAML manifest the way Argo CD holds a live object: JSON-decoded unstructured
 // content, integers as int64.
 func readObject(t *testing.T, path string) map[string]any {
@@ -35,16 +38,22 @@ func readObject(t *testing.T, path string) map[string]any {
 	return u.Object
 }
 
-// TestHealthCheck runs the health check on every fixture listed in health_test.yaml (Argo CD's format)
-// and compares status and message exactly.
+// TestHealthCheck runs each kind's health check on every fixture listed in its health_test.yaml (Argo
+// CD's format) and compares status and message exactly.
 func TestHealthCheck(t *testing.T) {
+	for _, check := range Checks {
+		t.Run(check.Kind, func(t *testing.T) { testHealthCheck(t, dirOf(check.Kind), check.Script) })
+	}
+}
+
+func testHealthCheck(t *testing.T, dir, script string) {
 	var suite struct {
 		Tests []struct {
 			HealthStatus HealthStatus `json:"healthStatus"`
 			InputPath    string       `json:"inputPath"`
 		} `json:"tests"`
 	}
-	b, err := os.ReadFile(filepath.Join(checkDir, "health_test.yaml"))
+	b, err := os.ReadFile(filepath.Join(dir, "health_test.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +65,7 @@ func TestHealthCheck(t *testing.T) {
 	for _, tc := range suite.Tests {
 		listed[filepath.Clean(tc.InputPath)] = true
 		t.Run(strings.TrimSuffix(filepath.Base(tc.InputPath), ".yaml"), func(t *testing.T) {
-			got, err := Health(HealthScript, readObject(t, filepath.Join(checkDir, tc.InputPath)))
+			got, err := Health(script, readObject(t, filepath.Join(dir, tc.InputPath)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,9 +81,9 @@ func TestHealthCheck(t *testing.T) {
 			t.Errorf("no fixture gives %s", s)
 		}
 	}
-	fixtures, _ := filepath.Glob(filepath.Join(checkDir, "testdata", "*.yaml"))
+	fixtures, _ := filepath.Glob(filepath.Join(dir, "testdata", "*.yaml"))
 	for _, f := range fixtures {
-		rel, _ := filepath.Rel(checkDir, f)
+		rel, _ := filepath.Rel(dir, f)
 		if !listed[rel] {
 			t.Errorf("fixture %s is not listed in health_test.yaml", rel)
 		}
@@ -144,8 +153,10 @@ func TestConfigMapShipsTheScript(t *testing.T) {
 	if cm.Kind != "ConfigMap" || cm.Metadata.Name != "argocd-cm" {
 		t.Errorf("argocd-cm.yaml is a %s named %q", cm.Kind, cm.Metadata.Name)
 	}
-	if cm.Data[ConfigMapKey] != HealthScript {
-		t.Errorf("argocd-cm.yaml's %s differs from health.lua: run go test ./config/argocd -run TestConfigMapShipsTheScript -update", ConfigMapKey)
+	for _, check := range Checks {
+		if cm.Data[check.Key] != check.Script {
+			t.Errorf("argocd-cm.yaml's %s differs from %s/health.lua: run go test ./config/argocd -run TestConfigMapShipsTheScript -update", check.Key, check.Kind)
+		}
 	}
 	if string(got) != string(want) {
 		t.Errorf("argocd-cm.yaml is not what the generator writes: run with -update")
@@ -154,8 +165,8 @@ func TestConfigMapShipsTheScript(t *testing.T) {
 
 func configMap() []byte {
 	var b strings.Builder
-	b.WriteString(`# Ships the GenAIPlatform health check to Argo CD. Generated from
-# resource_customizations/platform.genai.dev/GenAIPlatform/health.lua by
+	b.WriteString(`# Ships the GenAIPlatform and GenAIModel health checks to Argo CD. Generated from
+# resource_customizations/platform.genai.dev/<kind>/health.lua by
 # go test ./config/argocd -run TestConfigMapShipsTheScript -update
 # Merge it into Argo CD's argocd-cm:
 #   kubectl -n argocd patch configmap argocd-cm --type merge --patch-file config/argocd/argocd-cm.yaml
@@ -169,17 +180,18 @@ metadata:
     app.kubernetes.io/name: argocd-cm
     app.kubernetes.io/part-of: argocd
 data:
-  `)
-	b.WriteString(ConfigMapKey)
-	b.WriteString(": |\n")
-	for _, line := range strings.SplitAfter(HealthScript, "\n") {
-		if line == "" {
-			continue
+`)
+	for _, check := range Checks {
+		b.WriteString("  " + check.Key + ": |\n")
+		for _, line := range strings.SplitAfter(check.Script, "\n") {
+			if line == "" {
+				continue
+			}
+			if line != "\n" {
+				b.WriteString("    ")
+			}
+			b.WriteString(line)
 		}
-		if line != "\n" {
-			b.WriteString("    ")
-		}
-		b.WriteString(line)
 	}
 	return []byte(b.String())
 }

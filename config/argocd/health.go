@@ -1,7 +1,7 @@
-// Package argocd holds what Argo CD needs to show a GenAIPlatform's health: the Lua health check (in Argo
-// CD's own resource_customizations layout, so it can be proposed upstream as a built-in check), the
-// argocd-cm snippet that ships it, and an Application example. Health runs the script the way Argo CD
-// does, for tests.
+// Package argocd holds what Argo CD needs to show the health of GenAIPlatforms and GenAIModels: the Lua
+// health checks (in Argo CD's own resource_customizations layout, so they can be proposed upstream as
+// built-in checks), the argocd-cm snippet that ships them, and an Application example. Health runs a
+// script the way Argo CD does, for tests.
 package argocd
 
 import (
@@ -21,6 +21,23 @@ var HealthScript string
 
 // ConfigMapKey is the argocd-cm key that ships HealthScript.
 const ConfigMapKey = "resource.customizations.health.platform.genai.dev_GenAIPlatform"
+
+// ModelHealthScript is the Argo CD health check of platform.genai.dev/GenAIModel.
+//
+//go:embed resource_customizations/platform.genai.dev/GenAIModel/health.lua
+var ModelHealthScript string
+
+// Check is one kind's health check: its directory under resource_customizations, its script, and the
+// argocd-cm key that ships it.
+type Check struct {
+	Kind, Script, Key string
+}
+
+// Checks are the health checks argocd-cm ships, in its order.
+var Checks = []Check{
+	{Kind: "GenAIPlatform", Script: HealthScript, Key: ConfigMapKey},
+	{Kind: "GenAIModel", Script: ModelHealthScript, Key: "resource.customizations.health.platform.genai.dev_GenAIModel"},
+}
 
 // HealthStatus is what the script returns, as Argo CD reads it.
 type HealthStatus struct {

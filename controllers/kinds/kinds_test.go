@@ -48,6 +48,8 @@ func TestRBACAgreesWithRegistry(t *testing.T) {
 		"platform.genai.dev/genaiplatforms": true,
 		"platform.genai.dev/genaiplatforms/status":       true,
 		"platform.genai.dev/genaiplatforms/finalizers":   true,
+		"platform.genai.dev/genaimodels":                 true, // teams' models, attached to platforms
+		"platform.genai.dev/genaimodels/status":          true,
 		"apiextensions.k8s.io/customresourcedefinitions": true, // which child kinds are served
 	}
 	for _, tc := range []struct {

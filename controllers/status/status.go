@@ -6,6 +6,7 @@ package status
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -71,11 +72,23 @@ type Input struct {
 	// APIServerOutage is the operator's last outage of its API server, if any; status keeps the latest
 	// one it has seen.
 	APIServerOutage *platformv1.APIServerOutage
+
+	// Attached are the models of Platform.Spec.Models that come from GenAIModels (by name). They count
+	// in readyModels and totalModels, and each gets its own status, but they are not listed in
+	// status.models and do not hold the platform's conditions back: a team's broken model is the team's
+	// to fix, not a reason to call the whole platform not ready.
+	Attached map[string]bool
 }
 
 // Compute returns the platform's new status. It starts from the current one so that conditions keep
 // their lastTransitionTime while unchanged.
 func Compute(in Input) platformv1.GenAIPlatformStatus {
+	st, _ := ComputeAll(in)
+	return st
+}
+
+// ComputeAll is Compute, and the status of each attached model (Input.Attached), by name.
+func ComputeAll(in Input) (platformv1.GenAIPlatformStatus, map[string]platformv1.ModelStatus) {
 	p := in.Platform
 	st := *p.Status.DeepCopy()
 	ch := newChildren(in)
@@ -87,15 +100,15 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 	if inv := in.Facts.Invalid; inv != nil {
 		setAll(&st, p, metav1.ConditionFalse, inv.Reason, inv.Message)
 		markStalled(&st, p, inv.Reason, inv.Message)
-		return st
+		return st, nil
 	}
 
 	gw := gatewayCondition(in, ch)
 	providers, provCond := providerStatuses(in, ch)
 	clusters, clustersCond := clusterStatuses(in, ch)
-	models, ready, modelsCond := modelStatuses(in, ch, providers, clusters, gw.ok)
+	models, attached, ready, modelsCond := modelStatuses(in, ch, providers, clusters, gw.ok)
 	st.ModelsOnFallback = 0
-	for _, m := range models {
+	for _, m := range append(slices.Clone(models), slices.Collect(maps.Values(attached))...) {
 		if m.Ready && m.Reason == ReasonServedByFallback {
 			st.ModelsOnFallback++
 		}
@@ -159,7 +172,7 @@ func Compute(in Input) platformv1.GenAIPlatformStatus {
 			Reason: readyCond.reason, Message: readyCond.message,
 		})
 	}
-	return st
+	return st, attached
 }
 
 type cond struct {
@@ -282,7 +295,7 @@ func clusterAddress(in Input, name string) string {
 	return host
 }
 
-func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) ([]platformv1.ModelStatus, int, cond) {
+func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus, clusters []platformv1.ModelClusterStatus, gatewayReady bool) (own []platformv1.ModelStatus, attached map[string]platformv1.ModelStatus, readyModels int, overall cond) {
 	p := in.Platform
 	ready := map[render.Target]cond{} // whether each provider and cluster is ready, as status says it
 	for _, ps := range providers {
@@ -291,9 +304,8 @@ func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus,
 	for _, cs := range clusters {
 		ready[render.Target{Cluster: cs.Name}] = cond{ok: cs.Ready, message: "model cluster " + cs.Name}
 	}
-	out := make([]platformv1.ModelStatus, 0, len(p.Spec.Models))
-	readyModels := 0
-	overall := cond{ok: true, reason: ReasonReady}
+	own, attached = make([]platformv1.ModelStatus, 0, len(p.Spec.Models)-len(in.Attached)), map[string]platformv1.ModelStatus{}
+	overall = cond{ok: true, reason: ReasonReady}
 	for i := range p.Spec.Models {
 		m := &p.Spec.Models[i]
 		routes := in.Desired.Routes[m.Name]
@@ -305,26 +317,32 @@ func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus,
 		if c.ok && m.SelfHosted != nil && !slices.ContainsFunc(routes, func(r render.Target) bool { return r.Cluster != "" }) {
 			c = cond{ok: true, reason: ReasonServedByFallback, message: c.message + ", as a fallback: no placement is Ready: " + placementSummary(in, m)}
 		}
+		shown := make([]string, 0, len(routes))
+		for _, r := range routes {
+			shown = append(shown, r.String())
+		}
+		ms := platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: shown}
 		if c.ok {
 			readyModels++
-		} else if overall.ok {
+		}
+		if in.Attached[m.Name] {
+			attached[m.Name] = ms
+			continue
+		}
+		if !c.ok && overall.ok {
 			overall = cond{reason: c.reason, message: "model " + m.Name + ": " + c.message}
 		}
 		// A model only a human can fix (its download Secret missing) stalls the platform, as the same
 		// problem on a provider does.
 		overall.stalled = overall.stalled || (!c.ok && c.stalled)
-		shown := make([]string, 0, len(routes))
-		for _, r := range routes {
-			shown = append(shown, r.String())
-		}
-		out = append(out, platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: shown})
+		own = append(own, ms)
 	}
 	if overall.ok {
 		overall.message = fmt.Sprintf("%d/%d models ready", readyModels, len(p.Spec.Models))
 	} else {
 		overall.message = fmt.Sprintf("%d/%d models ready; %s", readyModels, len(p.Spec.Models), overall.message)
 	}
-	return out, readyModels, overall
+	return own, attached, readyModels, overall
 }
 
 // modelCondition: a model is ready when Tier One's route holding its rule is accepted and at least one

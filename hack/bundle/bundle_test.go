@@ -51,8 +51,8 @@ func validate(t *testing.T, dir string) (errs, warns []string) {
 	if err != nil {
 		t.Fatalf("loading the bundle: %v", err)
 	}
-	if b.CSV == nil || len(b.V1CRDs) != 1 {
-		t.Fatalf("the bundle should hold a CSV and the GenAIPlatform CRD: %+v", b)
+	if b.CSV == nil || len(b.V1CRDs) != 2 {
+		t.Fatalf("the bundle should hold a CSV and the GenAIPlatform and GenAIModel CRDs: %d CRDs", len(b.V1CRDs))
 	}
 	// Every validator gets every object (the CSV and CRD validators look at those, not at the bundle),
 	// as operator-sdk bundle validate does, and the optional values.
@@ -266,22 +266,26 @@ func TestBundleDeclaresNoDependencies(t *testing.T) {
 		t.Errorf("install modes: %v", modes)
 	}
 	owned := csv.Spec.CustomResourceDefinitions.Owned
-	if len(owned) != 1 || owned[0].DisplayName == "" || owned[0].Description == "" || len(owned[0].SpecDescriptors) == 0 ||
-		len(owned[0].StatusDescriptors) == 0 || len(owned[0].Resources) == 0 {
-		t.Fatalf("owned CRD description: %+v", owned)
+	if len(owned) != 2 {
+		t.Fatalf("owned CRDs: %+v", owned)
 	}
-	// Descriptors name fields of the CRD's schema.
-	var crd apiextensionsv1.CustomResourceDefinition
-	readYAML(t, root+"/config/crd/bases/platform.genai.dev_genaiplatforms.yaml", &crd)
-	schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
-	for _, d := range owned[0].SpecDescriptors {
-		if !hasPath(schema.Properties["spec"], d.Path) {
-			t.Errorf("spec descriptor %s names no field of the CRD", d.Path)
+	for _, o := range owned {
+		if o.DisplayName == "" || o.Description == "" || len(o.SpecDescriptors) == 0 || len(o.StatusDescriptors) == 0 || len(o.Resources) == 0 {
+			t.Errorf("owned CRD description: %+v", o)
 		}
-	}
-	for _, d := range owned[0].StatusDescriptors {
-		if !hasPath(schema.Properties["status"], d.Path) {
-			t.Errorf("status descriptor %s names no field of the CRD", d.Path)
+		// Descriptors name fields of the CRD's schema.
+		var crd apiextensionsv1.CustomResourceDefinition
+		readYAML(t, root+"/config/crd/bases/platform.genai.dev_"+strings.Split(o.Name, ".")[0]+".yaml", &crd)
+		schema := crd.Spec.Versions[0].Schema.OpenAPIV3Schema
+		for _, d := range o.SpecDescriptors {
+			if !hasPath(schema.Properties["spec"], d.Path) {
+				t.Errorf("%s: spec descriptor %s names no field of the CRD", o.Kind, d.Path)
+			}
+		}
+		for _, d := range o.StatusDescriptors {
+			if !hasPath(schema.Properties["status"], d.Path) {
+				t.Errorf("%s: status descriptor %s names no field of the CRD", o.Kind, d.Path)
+			}
 		}
 	}
 	if csv.Annotations["capabilities"] != "Basic Install" {

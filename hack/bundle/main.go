@@ -58,6 +58,7 @@ type Options struct {
 var DefaultSamples = []string{
 	"config/samples/platform_v1alpha1_genaiplatform.yaml",
 	"config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml",
+	"config/samples/platform_v1alpha1_genaimodel.yaml",
 }
 
 func main() {

@@ -193,7 +193,16 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 
 func TestSimulatedCluster(t *testing.T) {
 	ctx := context.Background()
-	var acme, gpu *unstructured.Unstructured
+	var acme, gpu, teamModel *unstructured.Unstructured
+	// wantModels is a sample platform's MODELS n/n: its spec.models and the team's GenAIModel it serves.
+	wantModels := func(sample *unstructured.Unstructured) string {
+		models, _, _ := unstructured.NestedSlice(sample.Object, "spec", "models")
+		n := len(models)
+		if ref, _, _ := unstructured.NestedString(teamModel.Object, "spec", "platformRef", "name"); ref == sample.GetName() {
+			n++
+		}
+		return fmt.Sprintf("%d/%d", n, n)
+	}
 
 	step(t, stepOperator, true, nil, func(t *testing.T) {
 		port := testenv.FreePort(t)
@@ -214,7 +223,8 @@ func TestSimulatedCluster(t *testing.T) {
 		}
 		acme = readSample(t, "platform_v1alpha1_genaiplatform.yaml")
 		gpu = readSample(t, "platform_v1alpha1_genaiplatform_selfhosted.yaml")
-		apply(t, acme, gpu)
+		teamModel = readSample(t, "platform_v1alpha1_genaimodel.yaml")
+		apply(t, acme, gpu, teamModel)
 		for _, name := range []string{"acme", "gpu"} {
 			eventually(t, time.Minute, func() error {
 				p := platform(t, name)
@@ -519,15 +529,28 @@ func TestSimulatedCluster(t *testing.T) {
 	step(t, stepReady, false, []string{stepAIGW, stepISVC}, func(t *testing.T) {
 		needAIGateway(t)
 		for _, sample := range []*unstructured.Unstructured{acme, gpu} {
-			// MODELS n/n, n being the sample's own number of models.
-			models, _, _ := unstructured.NestedSlice(sample.Object, "spec", "models")
-			want := fmt.Sprintf("%d/%d", len(models), len(models))
+			// MODELS n/n, n being the sample's own number of models and the team's model it serves.
+			want := wantModels(sample)
 			eventually(t, waitForControl, func() error { return platformReady(t, sample.GetName(), want) })
 			p := platform(t, sample.GetName())
 			ready := meta.FindStatusCondition(p.Status.Conditions, platformv1.ConditionReady)
 			t.Logf("kubectl get genaiplatform: %s/%s READY=%s MODELS=%s ENDPOINT=%s REASON=%s", p.Namespace, p.Name, ready.Status, p.Status.ModelsSummary, p.Status.Endpoint, ready.Reason)
 			logPlatform(t, p)
 		}
+		// The team's model reports on itself: Accepted and Ready, routed to its provider.
+		eventually(t, waitForControl, func() error {
+			var m platformv1.GenAIModel
+			if err := c.Get(context.Background(), client.ObjectKeyFromObject(teamModel), &m); err != nil {
+				return err
+			}
+			for _, typ := range []string{platformv1.ConditionAccepted, platformv1.ConditionReady} {
+				if cond := meta.FindStatusCondition(m.Status.Conditions, typ); cond == nil || cond.Status != metav1.ConditionTrue {
+					return fmt.Errorf("GenAIModel %s: %s is %+v", m.Name, typ, cond)
+				}
+			}
+			t.Logf("kubectl get genaimodel: %s/%s MODEL=%s ROUTES=%v", m.Namespace, m.Name, m.Spec.Name, m.Status.Routes)
+			return nil
+		})
 	})
 
 	step(t, stepRejected, false, []string{stepReady}, func(t *testing.T) {
@@ -588,10 +611,7 @@ func TestSimulatedCluster(t *testing.T) {
 		if err := c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: platformNS, Name: provider}}); err != nil {
 			t.Error(err)
 		}
-		models, _, _ := unstructured.NestedSlice(acme.Object, "spec", "models")
-		eventually(t, waitForControl, func() error {
-			return platformReady(t, acme.GetName(), fmt.Sprintf("%d/%d", len(models), len(models)))
-		})
+		eventually(t, waitForControl, func() error { return platformReady(t, acme.GetName(), wantModels(acme)) })
 	})
 
 	step(t, stepMemory, false, nil, func(t *testing.T) {

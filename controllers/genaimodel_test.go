@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigyaml "sigs.k8s.io/yaml"
 
@@ -241,4 +242,89 @@ func labelNamespace(t *testing.T, ns, key, value string) {
 	if err := k8s.Patch(testCtx, obj, client.MergeFrom(before)); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestModelVersionsCanary: a team ships a second version of its model as a 90/10 canary. Each version has
+// its own InferenceService; Tier Two splits the traffic by weight among the Ready ones (a version not
+// Ready gets none); moving the weights, and retiring a version, write only Tier Two objects in the model
+// cluster, never Tier One's.
+func TestModelVersionsCanary(t *testing.T) {
+	ns := newNamespace(t)
+	mns := ns + "-models"
+	p := createPlatform(t, ns, "canary", `
+gateway: {listener: {protocol: HTTP}}
+modelClusters: [{name: gpu, namespace: `+mns+`, address: {hostname: tier2.gpu.example}, nodePools: [{name: a100}]}]
+`)
+	dev := asBoundTo(t, ns, "tom", "genaimodel_editor_role.yaml")
+	m := newGenAIModel(t, dev, ns, "llama", `{platformRef: {name: canary}, name: llama, selfHosted: {storageUri: 'hf://meta-llama/Llama-3.1-8B-Instruct',
+  placements: [{cluster: gpu, nodePool: a100}],
+  versions: [{name: v1, weight: 90}, {name: v2, weight: 10, storageUri: 'hf://meta-llama/Llama-3.3-8B-Instruct'}]}}`)
+	v1, v2 := render.VersionInferenceServiceName(p, mns, "llama", "a100", "v1"), render.VersionInferenceServiceName(p, mns, "llama", "a100", "v2")
+	predictor := render.PredictorServiceName
+	waitWeights := func(want ...string) {
+		t.Helper()
+		slices.Sort(want)
+		eventually(t, 20*time.Second, func() error {
+			if got := tierTwoWeights(t, p, mns, "llama"); !slices.Equal(got, want) {
+				return fmt.Errorf("Tier Two backends of llama: %v, want %v", got, want)
+			}
+			return nil
+		})
+	}
+	// Both versions exist (v2 with its own weights); nothing is Ready yet: the rule keeps both, by weight.
+	if isvc := getISVC(t, mns, v2); isvc.Spec.Predictor.Model == nil || *isvc.Spec.Predictor.Model.StorageURI != "hf://meta-llama/Llama-3.3-8B-Instruct" {
+		t.Fatalf("v2's InferenceService does not serve v2's weights: %+v", isvc.Spec.Predictor.Model)
+	}
+	waitWeights(predictor(v1)+"=90", predictor(v2)+"=10")
+
+	// KServe makes v1 Ready, v2 not (its pods do not fit): all of the model's traffic goes to v1.
+	setISVCReady(t, mns, v1, true, "", "")
+	setISVCReady(t, mns, v2, false, "MinimumReplicasUnavailable", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu")
+	waitWeights(predictor(v1) + "=90")
+
+	// v2 Ready: the canary takes its 10%.
+	setISVCReady(t, mns, v2, true, "", "")
+	waitWeights(predictor(v1)+"=90", predictor(v2)+"=10")
+
+	// Moving the weights to 50/50, then retiring v1, writes Tier Two objects only.
+	waitQuiet(t)
+	mark := writes.mark()
+	editModel := func(edit func(*platformv1.GenAIModel)) {
+		t.Helper()
+		cur := &platformv1.GenAIModel{}
+		if err := dev.Get(testCtx, client.ObjectKeyFromObject(m), cur); err != nil {
+			t.Fatal(err)
+		}
+		edit(cur)
+		if err := dev.Update(testCtx, cur); err != nil {
+			t.Fatal(err)
+		}
+	}
+	editModel(func(cur *platformv1.GenAIModel) {
+		cur.Spec.SelfHosted.Versions[0].Weight, cur.Spec.SelfHosted.Versions[1].Weight = ptr.To[int32](50), ptr.To[int32](50)
+	})
+	waitWeights(predictor(v1)+"=50", predictor(v2)+"=50")
+	editModel(func(cur *platformv1.GenAIModel) { cur.Spec.SelfHosted.Versions = cur.Spec.SelfHosted.Versions[1:] })
+	waitWeights(predictor(v2) + "=50")
+	eventually(t, 20*time.Second, func() error {
+		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: v1}, &kservev1b1.InferenceService{}); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("v1's InferenceService is still there: %v", err)
+		}
+		return nil
+	})
+	waitQuiet(t)
+	var tierOne, tierTwo []string
+	for _, w := range writes.since(mark) {
+		switch {
+		case strings.Contains(w, "/namespaces/"+mns+"/"):
+			tierTwo = append(tierTwo, w)
+		case strings.Contains(w, "/genaimodels/") || strings.Contains(w, "/genaiplatforms/") || strings.Contains(w, "/events"):
+		case strings.Contains(w, "/namespaces/"+ns+"/") || strings.Contains(w, "/gatewayclasses/"):
+			tierOne = append(tierOne, w)
+		}
+	}
+	if len(tierOne) != 0 || len(tierTwo) == 0 {
+		t.Errorf("moving the weights and retiring a version wrote Tier One %v; Tier Two %v", tierOne, tierTwo)
+	}
+	t.Logf("the canary's two changes wrote %d Tier Two objects and no Tier One object: %v", len(tierTwo), tierTwo)
 }

@@ -105,21 +105,23 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			id := facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}
 			mc, t := p.ModelCluster(pl.Cluster), targets[pl.Cluster]
 			if mc == nil || t == nil || !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")] {
 				continue
 			}
-			tctx, cancel := t.deadline(ctx, r)
-			var isvc kservev1b1.InferenceService
-			err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.InferenceServiceName(p, render.ModelClusterNamespace(mc), m.Name, pl.NodePool)}, &isvc)
-			cancel()
-			state := placementOf(&isvc, err)
-			if state.Exists && !state.Ready {
-				state = r.withSchedulingReason(ctx, t, state, &isvc)
+			for _, v := range render.ModelVersions(m.SelfHosted) {
+				id := facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool, Version: v.Name}
+				tctx, cancel := t.deadline(ctx, r)
+				var isvc kservev1b1.InferenceService
+				err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.VersionInferenceServiceName(p, render.ModelClusterNamespace(mc), m.Name, pl.NodePool, v.Name)}, &isvc)
+				cancel()
+				state := placementOf(&isvc, err)
+				if state.Exists && !state.Ready {
+					state = r.withSchedulingReason(ctx, t, state, &isvc)
+				}
+				state.PlacementID = id
+				f.Placements = append(f.Placements, state)
 			}
-			state.PlacementID = id
-			f.Placements = append(f.Placements, state)
 		}
 	}
 	return targets, nil

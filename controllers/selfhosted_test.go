@@ -220,6 +220,16 @@ func ruleBackends(t *testing.T, p *platformv1.GenAIPlatform, model string) []str
 // tierTwoBackends returns the predictor Services a model's Tier Two rule sends to.
 func tierTwoBackends(t *testing.T, p *platformv1.GenAIPlatform, ns, model string) []string {
 	t.Helper()
+	var out []string
+	for _, b := range tierTwoWeights(t, p, ns, model) {
+		out = append(out, strings.Split(b, "=")[0])
+	}
+	return out
+}
+
+// tierTwoWeights returns a model's Tier Two backends as "<predictor Service>=<weight>", sorted.
+func tierTwoWeights(t *testing.T, p *platformv1.GenAIPlatform, ns, model string) []string {
+	t.Helper()
 	list := &unstructured.UnstructuredList{}
 	list.SetGroupVersionKind(schema.GroupVersionKind{Group: "gateway.networking.k8s.io", Version: "v1", Kind: "HTTPRouteList"})
 	if err := k8s.List(testCtx, list, client.InNamespace(ns), client.MatchingLabels{platformv1.LabelPlatform: p.Name}); err != nil {
@@ -235,7 +245,8 @@ func tierTwoBackends(t *testing.T, p *platformv1.GenAIPlatform, ns, model string
 			}
 			var out []string
 			for _, b := range rm["backendRefs"].([]any) {
-				out = append(out, b.(map[string]any)["name"].(string))
+				bm := b.(map[string]any)
+				out = append(out, fmt.Sprintf("%s=%v", bm["name"], bm["weight"]))
 			}
 			sort.Strings(out)
 			return out

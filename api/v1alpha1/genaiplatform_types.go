@@ -679,6 +679,52 @@ type SelfHostedModel struct {
 	// +listMapKey=cluster
 	// +listMapKey=nodePool
 	Placements []Placement `json:"placements"`
+
+	// Versions serve the model from one InferenceService per version in each placement, sharing the
+	// model's traffic by weight at Tier Two: a canary is {name: v1, weight: 90} and {name: v2, weight:
+	// 10}. A version overrides storageUri, runtime or args; everything else is the model's. A version
+	// that is not Ready gets no traffic: its share goes to the Ready ones. Moving weights, adding or
+	// retiring a version changes only Tier Two objects, never Tier One's. Empty: one version, the model
+	// itself.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=4
+	Versions []ModelVersion `json:"versions,omitempty"`
+}
+
+// ModelVersion is one version of a self-hosted model.
+type ModelVersion struct {
+	// Name of the version: a DNS label of at most 12 characters, part of its InferenceServices' names.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=12
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// Weight is the version's share of the model's traffic in each placement. 0: none, the version is
+	// kept running (warming up, or about to be retired).
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	Weight *int32 `json:"weight,omitempty"`
+
+	// StorageURI of this version's weights, downloaded with the model's storage credentials. Empty: the
+	// model's storageUri.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^(hf|s3|gs|pvc|https?|oci)://`
+	StorageURI string `json:"storageUri,omitempty"`
+
+	// Runtime is this version's KServe ServingRuntime. Empty: the model's.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Runtime string `json:"runtime,omitempty"`
+
+	// Args replace the model's server arguments for this version, when set.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Args []string `json:"args,omitempty"`
 }
 
 // ModelStorage says how a model's weights are downloaded: exactly one of its fields.

@@ -140,11 +140,13 @@ func (k ClusterKey) Admitted() []string {
 	return out
 }
 
-// PlacementID names one placement of a self-hosted model.
+// PlacementID names one placement of a self-hosted model, and one of its versions (empty: a model
+// without versions).
 type PlacementID struct {
 	Model    string `json:"model"`
 	Cluster  string `json:"cluster"`
 	NodePool string `json:"nodePool"`
+	Version  string `json:"version,omitempty"`
 }
 
 // Placement is the observed state of one placement's InferenceService.
@@ -156,16 +158,26 @@ type Placement struct {
 	Message     string `json:"message,omitempty"`
 }
 
-// Placement returns the observed state of one placement, and whether it was observed.
+// Placement returns the observed state of one placement, and whether it was observed. Without a version,
+// for a model with versions, it is the placement's best version: a Ready one, else the first observed.
 func (f *Facts) Placement(id PlacementID) (Placement, bool) {
 	i := slices.IndexFunc(f.Placements, func(p Placement) bool { return p.PlacementID == id })
+	if i < 0 && id.Version == "" {
+		same := func(p Placement) bool {
+			return p.Model == id.Model && p.Cluster == id.Cluster && p.NodePool == id.NodePool
+		}
+		if i = slices.IndexFunc(f.Placements, func(p Placement) bool { return same(p) && p.Ready }); i < 0 {
+			i = slices.IndexFunc(f.Placements, same)
+		}
+	}
 	if i < 0 {
 		return Placement{}, false
 	}
 	return f.Placements[i], true
 }
 
-// PlacementReady says whether a placement's InferenceService is Ready.
+// PlacementReady says whether a placement's InferenceService is Ready; without a version, for a model
+// with versions, whether any of its versions' is.
 func (f *Facts) PlacementReady(id PlacementID) bool {
 	p, _ := f.Placement(id)
 	return p.Ready

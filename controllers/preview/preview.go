@@ -193,7 +193,9 @@ func AssumeClusterFacts(p *platformv1.GenAIPlatform, f *facts.Facts) {
 			continue
 		}
 		for _, pl := range m.SelfHosted.Placements {
-			f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}, Exists: true, Ready: true})
+			for _, v := range render.ModelVersions(m.SelfHosted) {
+				f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool, Version: v.Name}, Exists: true, Ready: true})
+			}
 		}
 	}
 }

@@ -62,15 +62,52 @@ func InferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, nodePoo
 	return NameMax(limit, head+suffix)
 }
 
+// ModelVersions are a self-hosted model's versions; a model without any is its own one version, named "".
+func ModelVersions(sh *platformv1.SelfHostedModel) []platformv1.ModelVersion {
+	if len(sh.Versions) == 0 {
+		return []platformv1.ModelVersion{{}}
+	}
+	return sh.Versions
+}
+
+// VersionInferenceServiceName names the InferenceService of one version of a placement: that of the
+// placement for a model without versions, else with the version after the node pool.
+func VersionInferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, nodePool, version string) string {
+	if version != "" {
+		nodePool += "-" + version
+	}
+	return InferenceServiceName(p, namespace, model, nodePool)
+}
+
+// withVersion is the model as one of its versions serves it: the version's storageUri, runtime and
+// arguments in place of the model's, where it sets them.
+func withVersion(sh *platformv1.SelfHostedModel, v *platformv1.ModelVersion) *platformv1.SelfHostedModel {
+	if v.Name == "" {
+		return sh
+	}
+	out := *sh
+	if v.StorageURI != "" {
+		out.StorageURI = v.StorageURI
+	}
+	if v.Runtime != "" {
+		out.Runtime = v.Runtime
+	}
+	if v.Args != nil {
+		out.Args = v.Args
+	}
+	return &out
+}
+
 // PredictorServiceName is the Service KServe creates for an InferenceService in raw deployment mode.
 func PredictorServiceName(isvc string) string { return isvc + "-predictor" }
 
-// inferenceService serves one placement of a self-hosted model: KServe's Hugging Face runtime (vLLM)
-// serving the OpenAI API, on the node pool's GPUs, autoscaled between the placement's bounds.
+// inferenceService serves one version of one placement of a self-hosted model: KServe's Hugging Face
+// runtime (vLLM) serving the OpenAI API, on the node pool's GPUs, autoscaled between the placement's
+// bounds.
 func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, pool *platformv1.NodePoolSpec,
-	m *platformv1.ModelSpec, pl *platformv1.Placement, dl facts.ModelDownload) *kservev1b1.InferenceService {
-	sh := m.SelfHosted
-	meta := tierTwoMeta(p, mc, InferenceServiceName(p, ModelClusterNamespace(mc), m.Name, pl.NodePool), "model")
+	m *platformv1.ModelSpec, pl *platformv1.Placement, v *platformv1.ModelVersion, dl facts.ModelDownload) *kservev1b1.InferenceService {
+	sh := withVersion(m.SelfHosted, v)
+	meta := tierTwoMeta(p, mc, VersionInferenceServiceName(p, ModelClusterNamespace(mc), m.Name, pl.NodePool, v.Name), "model")
 	meta.Annotations = map[string]string{AnnotationDeploymentMode: deploymentModeStandard}
 	meta.Labels[LabelVisibility] = visibilityCluster
 	if dl.Storage != nil {

@@ -48,13 +48,18 @@ func modelClusters(in Input, b builder) {
 					continue
 				}
 				placed = true
-				isvc := inferenceService(p, mc, pool, m, pl, dl)
-				id := facts.PlacementID{Model: m.Name, Cluster: mc.Name, NodePool: pl.NodePool}
-				b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
-				ws := weightedService{name: isvc.Name, weight: *weightOf(pl.Weight)}
-				all = append(all, ws)
-				if serving[pl.NodePool] {
-					ready = append(ready, ws)
+				// Each version shares the placement's weight by its own; a version not Ready gets none
+				// while another of the placement is Ready.
+				for _, v := range ModelVersions(m.SelfHosted) {
+					isvc := inferenceService(p, mc, pool, m, pl, &v, dl)
+					id := facts.PlacementID{Model: m.Name, Cluster: mc.Name, NodePool: pl.NodePool, Version: v.Name}
+					b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
+					// Gateway API caps a backend's weight at 1,000,000.
+					ws := weightedService{name: isvc.Name, weight: min(*weightOf(pl.Weight)*versionWeight(&v), 1_000_000)}
+					all = append(all, ws)
+					if serving[pl.NodePool] && (v.Name == "" || in.Facts.PlacementReady(id)) {
+						ready = append(ready, ws)
+					}
 				}
 			}
 			if !placed {
@@ -75,6 +80,14 @@ func modelClusters(in Input, b builder) {
 			b.add(mc.Name, Component{Part: PartRoutes, Models: r.models, Backends: r.backends}, r.route)
 		}
 	}
+}
+
+// versionWeight is a version's share of its placement's weight (1 for a model without versions).
+func versionWeight(v *platformv1.ModelVersion) int32 {
+	if v.Weight == nil {
+		return 1
+	}
+	return *v.Weight
 }
 
 func nodePool(mc *platformv1.ModelClusterSpec, name string) *platformv1.NodePoolSpec {

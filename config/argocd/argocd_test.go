@@ -196,24 +196,82 @@ data:
 	return []byte(b.String())
 }
 
-// TestApplicationExample: the Application syncs config/samples server-side, with server-side diff.
+// TestApplicationExample: two Applications, both synced server-side with server-side diff. The
+// operator's comes from config/default with the released image; the platform's syncs the samples but never
+// a Secret (their placeholders would overwrite the real keys on every self-heal).
 func TestApplicationExample(t *testing.T) {
-	app := readObject(t, "application.yaml")
-	if app["kind"] != "Application" || app["apiVersion"] != "argoproj.io/v1alpha1" {
-		t.Fatalf("not an Argo CD Application: %v %v", app["apiVersion"], app["kind"])
+	b, err := os.ReadFile("application.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
-	path, _, _ := unstructured.NestedString(app, "spec", "source", "path")
-	if _, err := os.Stat(filepath.Join("..", "..", path, "kustomization.yaml")); path != "config/samples" || err != nil {
-		t.Errorf("source.path %q: want config/samples (with its kustomization.yaml): %v", path, err)
+	apps := map[string]map[string]any{}
+	for _, doc := range strings.Split(string(b), "\n---\n") {
+		j, err := k8syaml.ToJSON([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(j); err != nil {
+			t.Fatal(err)
+		}
+		if u.GetKind() != "Application" || u.GetAPIVersion() != "argoproj.io/v1alpha1" {
+			t.Fatalf("not an Argo CD Application: %s %s", u.GetAPIVersion(), u.GetKind())
+		}
+		apps[u.GetName()] = u.Object
 	}
-	opts, _, _ := unstructured.NestedStringSlice(app, "spec", "syncPolicy", "syncOptions")
-	if !contains(opts, "ServerSideApply=true") {
-		t.Errorf("syncOptions %v: want ServerSideApply=true", opts)
+	for name, app := range apps {
+		opts, _, _ := unstructured.NestedStringSlice(app, "spec", "syncPolicy", "syncOptions")
+		if !contains(opts, "ServerSideApply=true") {
+			t.Errorf("%s: syncOptions %v: want ServerSideApply=true", name, opts)
+		}
+		cmp, _, _ := unstructured.NestedString(app, "metadata", "annotations", "argocd.argoproj.io/compare-options")
+		if !strings.Contains(cmp, "ServerSideDiff=true") {
+			t.Errorf("%s: compare-options %q: want ServerSideDiff=true", name, cmp)
+		}
 	}
-	cmp, _, _ := unstructured.NestedString(app, "metadata", "annotations", "argocd.argoproj.io/compare-options")
-	if !strings.Contains(cmp, "ServerSideDiff=true") {
-		t.Errorf("compare-options %q: want ServerSideDiff=true", cmp)
+
+	operator := apps["genai-platform-operator"]
+	if path, _, _ := unstructured.NestedString(operator, "spec", "source", "path"); path != "config/default" {
+		t.Errorf("the operator's Application syncs %q, want config/default", path)
 	}
+	images, _, _ := unstructured.NestedStringSlice(operator, "spec", "source", "kustomize", "images")
+	if len(images) != 1 || !strings.HasPrefix(images[0], "genai-platform-operator=ghcr.io/genai-platform/genai-platform-operator:v") {
+		t.Errorf("the operator's Application overrides the image with %v", images)
+	}
+
+	platform := apps["genai-platform"]
+	path, _, _ := unstructured.NestedString(platform, "spec", "source", "path")
+	include, _, _ := unstructured.NestedString(platform, "spec", "source", "directory", "include")
+	if path != "config/samples" || include == "" {
+		t.Fatalf("the platform's Application: path %q, directory.include %q", path, include)
+	}
+	// Argo CD's include is a glob with {a,b} alternatives.
+	patterns := strings.Split(strings.Trim(include, "{}"), ",")
+	files, _ := filepath.Glob(filepath.Join("..", "..", path, "*.yaml"))
+	synced := map[string]bool{}
+	for _, f := range files {
+		for _, pat := range patterns {
+			if ok, _ := filepath.Match(pat, filepath.Base(f)); ok {
+				for _, doc := range strings.Split(string(must(os.ReadFile(f))), "\n---\n") {
+					var obj struct{ Kind string }
+					if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+						t.Fatal(err)
+					}
+					synced[obj.Kind] = true
+				}
+			}
+		}
+	}
+	if synced["Secret"] || !synced["GenAIPlatform"] || !synced["GenAIModel"] {
+		t.Errorf("the platform's Application syncs the kinds %v: want the GenAIPlatforms and the GenAIModel, and no Secret", synced)
+	}
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 func contains(list []string, s string) bool {

@@ -21,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -430,4 +431,43 @@ func applyAll(t testing.TB, c client.Client, objs []*unstructured.Unstructured) 
 			t.Errorf("applying %s %s: %v", o.GetKind(), o.GetName(), err)
 		}
 	}
+}
+
+// TestSelectorsAreTheOperatorsOwn: the Deployment and the metrics Service select the operator's pods by
+// its own name and instance. Installed in a namespace shared with another kubebuilder-made operator (whose
+// pods carry control-plane: controller-manager too), neither selects the other's pods.
+func TestSelectorsAreTheOperatorsOwn(t *testing.T) {
+	objs := build(t)
+	dep := convert[appsv1.Deployment](t, find(objs, "Deployment", deploymentName))
+	svc := convert[corev1.Service](t, find(objs, "Service", metricsService))
+	ours := labels.Set(dep.Spec.Template.Labels)
+	// A pod of another operator scaffolded by kubebuilder, in the same namespace.
+	theirs := labels.Set{"control-plane": "controller-manager", "app.kubernetes.io/name": "other-operator", "app.kubernetes.io/managed-by": "kustomize"}
+	// And the selectors that other operator's kubebuilder scaffold has.
+	theirSelector := labels.SelectorFromSet(labels.Set{"control-plane": "controller-manager", "app.kubernetes.io/name": "other-operator"})
+
+	depSel, err := metav1LabelSelector(dep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sel := range map[string]labels.Selector{"Deployment": depSel, "metrics Service": labels.SelectorFromSet(svc.Spec.Selector)} {
+		if !sel.Matches(ours) {
+			t.Errorf("the %s's selector %s does not select the operator's own pods %v", name, sel, ours)
+		}
+		if sel.Matches(theirs) {
+			t.Errorf("the %s's selector %s selects another operator's pods %v", name, sel, theirs)
+		}
+		for _, key := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance"} {
+			if v, ok := sel.RequiresExactMatch(key); !ok || v == "" {
+				t.Errorf("the %s's selector %s does not require %s", name, sel, key)
+			}
+		}
+	}
+	if theirSelector.Matches(ours) {
+		t.Errorf("the other operator's selector %s selects the operator's pods %v", theirSelector, ours)
+	}
+}
+
+func metav1LabelSelector(dep *appsv1.Deployment) (labels.Selector, error) {
+	return metav1.LabelSelectorAsSelector(dep.Spec.Selector)
 }

@@ -1,11 +1,13 @@
 // The genai-platform-operator manager: reconciles GenAIPlatforms into a two-tier GenAI platform.
 //
 //	manager [flags]                                   run the operator
+//	manager --version                                 print the version, commit and Go version
 //	manager render -f platform.yaml [--secrets-from DIR]   print what it would create, offline
 package main
 
 import (
 	"flag"
+	"fmt"
 	"os"
 
 	"k8s.io/klog/v2"
@@ -26,7 +28,12 @@ func main() {
 	cfg.BindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
+	printVersion := flag.Bool("version", false, "Print the version, the commit and the Go version, and exit.")
 	flag.Parse()
+	if *printVersion {
+		fmt.Println(manager.ReadBuildInfo())
+		return
+	}
 	logger := zap.New(zap.UseFlagOptions(&opts))
 	ctrl.SetLogger(logger)
 	klog.SetLogger(logger)

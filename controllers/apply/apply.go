@@ -234,7 +234,14 @@ func (a *Applier) unchanged(key objectKey, hash string, desired *unstructured.Un
 	liveU := &unstructured.Unstructured{Object: lu}
 	if ok && rec.hash == hash {
 		owned, err := ownedHash(liveU)
-		return owned == rec.owned, err
+		if err != nil || owned != rec.owned {
+			return false, err
+		}
+		// Only others' fields changed (a status, another manager's field): remember this version, so that
+		// the next look at it is a resourceVersion comparison, not another extraction.
+		rec.resourceVersion, rec.generation = live.GetResourceVersion(), live.GetGeneration()
+		a.remember(key, rec)
+		return true, nil
 	}
 	// No record of this desired object (a restart, or a new spec): compare directly.
 	same, err := ownsAsDesired(liveU, desired)

@@ -116,7 +116,8 @@ func ownedHash(obj *unstructured.Unstructured) (string, error) {
 
 // ownsAsDesired tells whether the fields the operator owns in live hold exactly what desired sets. The
 // object's identity (apiVersion, kind, name, namespace) is not in managed fields; a null in desired sets
-// nothing. Both sides go through JSON so that numbers compare alike.
+// nothing, and an empty map or list is no field on either side (server-side apply keeps no managed field
+// for one). Both sides go through JSON so that numbers compare alike.
 func ownsAsDesired(live, desired *unstructured.Unstructured) (bool, error) {
 	o, err := owned(live)
 	if err != nil || o == nil {
@@ -130,23 +131,31 @@ func ownsAsDesired(live, desired *unstructured.Unstructured) (bool, error) {
 	if md, ok := want["metadata"].(map[string]any); ok && len(md) == 0 {
 		delete(want, "metadata")
 	}
-	return reflect.DeepEqual(normalized(o), normalized(dropNulls(want))), nil
+	return reflect.DeepEqual(dropEmpty(normalized(o)), dropEmpty(normalized(want))), nil
 }
 
-func dropNulls(v any) any {
+// dropEmpty removes nulls, and the maps and lists that are empty once their own nulls and empties are
+// gone (inside lists too, whose items keep their places).
+func dropEmpty(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		out := map[string]any{}
 		for k, c := range v {
-			if c != nil {
-				out[k] = dropNulls(c)
+			if c = dropEmpty(c); c != nil {
+				out[k] = c
 			}
+		}
+		if len(out) == 0 {
+			return nil
 		}
 		return out
 	case []any:
+		if len(v) == 0 {
+			return nil
+		}
 		out := make([]any, len(v))
 		for i, c := range v {
-			out[i] = dropNulls(c)
+			out[i] = dropEmpty(c)
 		}
 		return out
 	}

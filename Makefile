@@ -108,6 +108,25 @@ docs: manifests ## Regenerate docs/api-reference.md from the CRD (a test fails w
 test-chaos: manifests control-plane ## The chaos tests at full strength: CHAOS_KILLS (default 20) random SIGKILLs, a CHAOS_OUTAGE (default 60s) blocked API server, leader failover (make test runs 6 kills and 20s).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) CHAOS_KILLS=$(or $(CHAOS_KILLS),20) CHAOS_OUTAGE=$(or $(CHAOS_OUTAGE),60s) go test -count=1 -timeout=20m -v ./test/chaos/
 
+.PHONY: bench
+bench: BENCH_MODELS ?= 10,100,256
+bench: BENCH_STEADY ?= 60s
+bench: BENCH_UNRELATED ?= 10000
+bench: BENCH_EDITS ?= 50
+bench: BENCH_FLEET ?= 100x20
+bench: BENCH_OUT ?= $(LOCALBIN)/bench/results.json
+bench: BENCH_REPORT ?= $(LOCALBIN)/bench/report.md
+bench: manifests control-plane ## Performance benchmark (not in make test): convergence vs a sequential SSA baseline, requests per phase, memory, edit latency, a fleet (docs/benchmarks.md).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) BENCH=1 BENCH_MODELS=$(BENCH_MODELS) BENCH_STEADY=$(BENCH_STEADY) BENCH_UNRELATED=$(BENCH_UNRELATED) \
+	  BENCH_EDITS=$(BENCH_EDITS) BENCH_FLEET=$(BENCH_FLEET) BENCH_OUT=$(BENCH_OUT) BENCH_REPORT=$(BENCH_REPORT) \
+	  go test -count=1 -timeout=90m -run '^TestBenchmark$$' -v ./test/bench/
+
+.PHONY: bench-check
+bench-check: manifests control-plane ## A small benchmark compared with test/bench/baseline.json; fails on a regression (BENCH_UPDATE_BASELINE=1 rewrites the baseline).
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) BENCH=1 BENCH_MODELS=10,50 BENCH_STEADY=10s BENCH_UNRELATED=500 BENCH_EDITS=15 BENCH_FLEET=10x5 BENCH_SETTLE=2s \
+	  BENCH_OUT=$(LOCALBIN)/bench/check.json BENCH_REPORT=$(LOCALBIN)/bench/check.md BENCH_BASELINE=$(CURDIR)/test/bench/baseline.json \
+	  go test -count=1 -timeout=20m -run '^TestBenchmark$$' -v ./test/bench/
+
 .PHONY: fuzz
 fuzz: ## Fuzz render with platforms the CRD admits (FUZZTIME, default 60s); its seeds also run in make test.
 	go test ./controllers/render/ -run '^$$' -fuzz FuzzRender -fuzztime $(or $(FUZZTIME),60s)

@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	sigyaml "sigs.k8s.io/yaml"
@@ -58,29 +57,11 @@ func (c *cluster) namespace(t *testing.T, name string) {
 // partition, the user reaches the API server by way of that proxy.
 func (c *cluster) kubeconfig(t *testing.T, user string, through *partition) string {
 	t.Helper()
-	u, err := c.env.AddUser(envtest.User{Name: user, Groups: []string{"system:masters"}}, c.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kc, err := u.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := clientcmd.Load(kc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	server := ""
 	if through != nil {
-		for _, cl := range loaded.Clusters {
-			cl.Server = "https://" + through.ln.Addr().String()
-			cl.TLSServerName = "127.0.0.1" // the API server's certificate names its own address
-		}
+		server = through.ln.Addr().String()
 	}
-	path := filepath.Join(c.dir, user+".kubeconfig")
-	if err := clientcmd.WriteToFile(*loaded, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return testenv.UserKubeconfig(t, c.env, c.cfg, c.dir, user, server)
 }
 
 // partition is a cut-able proxy to this API server.
@@ -97,10 +78,10 @@ func (c *cluster) partition(t *testing.T) *partition {
 // are shown when the test fails.
 func (c *cluster) operator(t *testing.T, user string, through *partition, args ...string) *operator {
 	t.Helper()
-	op := &operator{bin: buildOperator(t), kubeconfig: c.kubeconfig(t, user, through), log: filepath.Join(c.dir, user+".log"), args: args}
+	op := &operator{Bin: testenv.BuildOperator(t), Kubeconfig: c.kubeconfig(t, user, through), Log: filepath.Join(c.dir, user+".log"), Args: args}
 	t.Cleanup(func() {
 		if t.Failed() {
-			b, _ := os.ReadFile(op.log)
+			b, _ := os.ReadFile(op.Log)
 			lines := strings.Split(string(b), "\n")
 			t.Logf("%s, last log lines:\n%s", user, strings.Join(lines[max(0, len(lines)-25):], "\n"))
 		}
@@ -108,12 +89,12 @@ func (c *cluster) operator(t *testing.T, user string, through *partition, args .
 	return op
 }
 
-// platform creates a platform of models models (platformSpec, from model first) in namespace ns.
+// platform creates a platform of models models (testenv.PlatformSpec, from model first) in namespace ns.
 func (c *cluster) platform(t *testing.T, ns, name string, models, first int) *platformv1.GenAIPlatform {
 	t.Helper()
 	p := &platformv1.GenAIPlatform{}
 	p.Namespace, p.Name = ns, name
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(ns, models, first)), &p.Spec); err != nil {
+	if err := sigyaml.UnmarshalStrict([]byte(testenv.PlatformSpec(ns, models, first)), &p.Spec); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.admin.Create(t.Context(), p); err != nil {
@@ -126,7 +107,7 @@ func (c *cluster) platform(t *testing.T, ns, name string, models, first int) *pl
 func (c *cluster) setModels(t *testing.T, p *platformv1.GenAIPlatform, models, first int) {
 	t.Helper()
 	var spec platformv1.GenAIPlatformSpec
-	if err := sigyaml.UnmarshalStrict([]byte(platformSpec(p.Namespace, models, first)), &spec); err != nil {
+	if err := sigyaml.UnmarshalStrict([]byte(testenv.PlatformSpec(p.Namespace, models, first)), &spec); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.admin.Get(t.Context(), client.ObjectKeyFromObject(p), p); err != nil {

@@ -28,8 +28,8 @@ func TestCRDRemovedWhileRunning(t *testing.T) {
 	const ns = "crds"
 	c.namespace(t, ns)
 	op := c.operator(t, "crd-operator", nil)
-	op.start(t)
-	pid := op.cmd.Process.Pid
+	op.Start(t)
+	pid := op.Cmd.Process.Pid
 
 	p := c.platform(t, ns, "limited", 5, 1)
 	const crdName = "backendtrafficpolicies.gateway.envoyproxy.io"
@@ -93,7 +93,7 @@ func TestCRDRemovedWhileRunning(t *testing.T) {
 		}
 		return nil
 	})
-	if err := syscall.Kill(pid, 0); err != nil || op.cmd.Process.Pid != pid {
+	if err := syscall.Kill(pid, 0); err != nil || op.Cmd.Process.Pid != pid {
 		t.Fatalf("not the same process: %v", err)
 	}
 	t.Logf("CRD %s removed and reinstalled: the operator (pid %d) reported it and made the policy again", crdName, pid)

@@ -8,14 +8,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,88 +28,7 @@ import (
 )
 
 // operator is the manager binary, started and killed at will.
-type operator struct {
-	bin, kubeconfig, log string
-	args                 []string
-	cmd                  *exec.Cmd
-}
-
-var (
-	buildOnce sync.Once
-	binary    string
-	buildErr  error
-)
-
-// buildOperator builds the operator's binary once for the package's tests.
-func buildOperator(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "chaos-manager-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binary = filepath.Join(dir, "manager")
-		build := exec.Command("go", "build", "-o", binary, ".")
-		build.Dir = testenv.ProjectRoot()
-		if out, err := build.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building the operator: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binary
-}
-
-func (o *operator) start(t *testing.T) {
-	t.Helper()
-	logf, err := os.OpenFile(o.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.cmd = exec.Command(o.bin, append([]string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--model-namespaces=*"}, o.args...)...)
-	o.cmd.Env = append(os.Environ(), "KUBECONFIG="+o.kubeconfig)
-	o.cmd.Stdout, o.cmd.Stderr = logf, logf
-	if err := o.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { o.kill() })
-}
-
-// kill is SIGKILL: no deferred cleanup, no lease release, half-done work left as it is.
-func (o *operator) kill() {
-	if o.cmd == nil || o.cmd.Process == nil {
-		return
-	}
-	_ = o.cmd.Process.Signal(syscall.SIGKILL)
-	_ = o.cmd.Wait()
-	o.cmd = nil
-}
-
-// platformSpec is a platform of n models: most routed to four providers, every fifth self-hosted on two
-// model clusters of this cluster (two pools each).
-func platformSpec(ns string, n int, first int) string {
-	var b strings.Builder
-	b.WriteString("gateway: {listener: {protocol: HTTP}, limits: [{name: all, tokens: 100000, per: Hour}]}\n")
-	b.WriteString("providers:\n")
-	for i := range 4 {
-		fmt.Fprintf(&b, "- {name: p%d, type: OpenAICompatible, hostname: p%d.example}\n", i, i)
-	}
-	b.WriteString("modelClusters:\n")
-	for _, c := range []string{"east", "west"} {
-		fmt.Fprintf(&b, "- {name: %s, namespace: %s-%s, nodePools: [{name: a, nodeSelector: {pool: a}}, {name: b, nodeSelector: {pool: b}}]}\n", c, ns, c)
-	}
-	b.WriteString("models:\n")
-	for i := first; i < first+n; i++ {
-		if i%5 == 0 {
-			fmt.Fprintf(&b, "- {name: org/self-%d, selfHosted: {storageUri: 'hf://org/m%d', gpus: 1, placements: [{cluster: east, nodePool: a}, {cluster: west, nodePool: b, priority: 1}]}}\n", i, i)
-		} else {
-			fmt.Fprintf(&b, "- {name: model-%d, routes: [{provider: p%d}]}\n", i, i%4)
-		}
-	}
-	return b.String()
-}
+type operator = testenv.OperatorProcess
 
 // expected is every child render makes for p as Kind/namespace/name, with the facts a reconciler has in a
 // cluster without Envoy Gateway or KServe (keys and TLS issued; no Tier Two address yet).
@@ -207,9 +121,9 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 	// the platform still has its finalizer once it was given one.
 	chaos := func(rounds int, phase string) {
 		for range rounds {
-			op.start(t)
+			op.Start(t)
 			time.Sleep(time.Duration(300+rng.IntN(2700)) * time.Millisecond)
-			op.kill()
+			op.Kill()
 			killed++
 			var got platformv1.GenAIPlatform
 			switch err := admin.Get(ctx, client.ObjectKeyFromObject(p), &got); {
@@ -225,7 +139,7 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 	// latest generation.
 	converge := func(phase string) time.Duration {
 		start := time.Now()
-		op.start(t)
+		op.Start(t)
 		testenv.Eventually(t, 3*time.Minute, func() error {
 			var got platformv1.GenAIPlatform
 			if err := admin.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
@@ -243,7 +157,7 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 			return nil
 		})
 		took := time.Since(start)
-		op.kill()
+		op.Kill()
 		return took
 	}
 
@@ -263,7 +177,7 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 		t.Fatal(err)
 	}
 	chaos(kills-killed, "deletion")
-	op.start(t)
+	op.Start(t)
 	testenv.Eventually(t, 3*time.Minute, func() error {
 		if err := admin.Get(ctx, client.ObjectKeyFromObject(p), &platformv1.GenAIPlatform{}); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("the platform is still there (%v)", err)
@@ -273,6 +187,6 @@ func TestOperatorKilledAtRandom(t *testing.T) {
 		}
 		return nil
 	})
-	op.kill()
+	op.Kill()
 	t.Logf("%d kills survived (seed %d): converged, edited and deleted with nothing orphaned or lost", killed, seed)
 }

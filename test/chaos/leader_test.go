@@ -1,12 +1,10 @@
 package chaos
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -100,7 +97,7 @@ type replica struct {
 
 // acquisitions counts the times the replica's log says it became the leader.
 func (r *replica) acquisitions() int {
-	b, err := os.ReadFile(r.log)
+	b, err := os.ReadFile(r.Log)
 	if err != nil {
 		return 0
 	}
@@ -118,29 +115,17 @@ rules:
 - level: None
 `
 
-type auditEvent struct {
-	User struct {
-		Username string `json:"username"`
-	} `json:"user"`
-	Verb      string `json:"verb"`
-	ObjectRef struct {
-		Resource string `json:"resource"`
-	} `json:"objectRef"`
-	Received metav1.MicroTime `json:"requestReceivedTimestamp"`
-}
-
 // writers reads the audit log: each replica's writes in time order, leases left out (both replicas
 // write them while competing).
-func writers(t *testing.T, path string) []auditEvent {
+func writers(t *testing.T, path string) []testenv.AuditEvent {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	events, err := testenv.ReadAuditLog(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []auditEvent
-	for _, line := range strings.Split(string(b), "\n") {
-		var e auditEvent
-		if line == "" || json.Unmarshal([]byte(line), &e) != nil || e.ObjectRef.Resource == "leases" || e.ObjectRef.Resource == "events" {
+	var out []testenv.AuditEvent
+	for _, e := range events {
+		if e.ObjectRef.Resource == "leases" || e.ObjectRef.Resource == "events" {
 			continue
 		}
 		out = append(out, e)
@@ -157,13 +142,10 @@ func writers(t *testing.T, path string) []auditEvent {
 func TestLeaderElection(t *testing.T) {
 	var auditLog string
 	c := newCluster(t, func(env *envtest.Environment) {
-		dir := t.TempDir()
-		policy := filepath.Join(dir, "audit-policy.yaml")
-		auditLog = filepath.Join(dir, "audit.log")
-		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+		var err error
+		if auditLog, err = testenv.ConfigureAuditLog(env, t.TempDir(), auditPolicy); err != nil {
 			t.Fatal(err)
 		}
-		env.ControlPlane.GetAPIServer().Configure().Set("audit-policy-file", policy).Set("audit-log-path", auditLog).Set("audit-log-mode", "blocking")
 	})
 	admin, ctx := c.admin, t.Context()
 	const ns = "leader"
@@ -209,22 +191,22 @@ func TestLeaderElection(t *testing.T) {
 	}
 
 	start, before := time.Now(), snapshot()
-	a.start(t)
-	b.start(t)
+	a.Start(t)
+	b.Start(t)
 	leader, _ := leaderAfter(start, before, a, b)
 	follower := map[*replica]*replica{a: b, b: a}[leader]
 	edit()
 
 	// 1. SIGKILL: the Lease is not released; the other replica takes over once it expires (15 s).
 	killedAt, before := time.Now(), snapshot()
-	leader.kill()
+	leader.Kill()
 	next, failover := leaderAfter(killedAt, before, follower)
 	edit()
 	t.Logf("leader %s killed (SIGKILL): %s took over in %v", leader.name, next.name, failover.Round(time.Millisecond))
 	if failover > 25*time.Second {
 		t.Errorf("failover after a SIGKILL took %v; the Lease lasts 15 s, retried every 2 s", failover)
 	}
-	leader.start(t) // back, as a follower
+	leader.Start(t) // back, as a follower
 	leader, follower = next, leader
 
 	// 2. Partition: the leader cannot renew; it stops leading and exits, the other takes over.
@@ -234,20 +216,20 @@ func TestLeaderElection(t *testing.T) {
 	edit()
 	t.Logf("leader %s partitioned: %s took over in %v", leader.name, next.name, failover.Round(time.Millisecond))
 	exited := make(chan error, 1)
-	go func() { exited <- leader.cmd.Wait() }()
+	go func() { exited <- leader.Cmd.Wait() }()
 	select {
 	case <-exited:
-		leader.cmd = nil
+		leader.Cmd = nil
 	case <-time.After(30 * time.Second):
 		t.Errorf("the partitioned replica %s still runs 30 s after it lost the Lease", leader.name)
 	}
 	leader.net.setCut(false)
-	leader.start(t)
+	leader.Start(t)
 	leader, follower = next, leader
 
 	// 3. Graceful stop: the Lease is released at once; the handover takes seconds, not the Lease's 15.
 	stopAt, before := time.Now(), snapshot()
-	if err := leader.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := leader.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	next, handover := leaderAfter(stopAt, before, follower)

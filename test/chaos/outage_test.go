@@ -38,8 +38,8 @@ func TestAPIServerOutages(t *testing.T) {
 	// The flags given last win: the test's own addresses instead of the disabled ones.
 	op := c.operator(t, "outage-operator", link,
 		fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metrics), fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probes))
-	op.start(t)
-	pid := op.cmd.Process.Pid
+	op.Start(t)
+	pid := op.Cmd.Process.Pid
 	get := func(path string) (int, string) {
 		resp, err := http.Get(path)
 		if err != nil {
@@ -107,7 +107,7 @@ func TestAPIServerOutages(t *testing.T) {
 	}
 	addModel()
 	converged("after the API server restart")
-	if err := syscall.Kill(pid, 0); err != nil || op.cmd.Process.Pid != pid {
+	if err := syscall.Kill(pid, 0); err != nil || op.Cmd.Process.Pid != pid {
 		t.Fatalf("the operator did not ride out the restart in the same process: %v", err)
 	}
 	// Informers stay synced through an outage (they keep their last state), so /readyz may well stay OK.

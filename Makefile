@@ -64,9 +64,10 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 	ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) K8S_VERSION=$(K8S_VERSION) hack/build-control-plane.sh kube-apiserver etcd kube-controller-manager
 
 .PHONY: test
-test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, then make e2e (E2E=0 skips it).
+test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, the alert rules, make bench-check (BENCH_CHECK=0 skips it), then make e2e (E2E=0 skips it).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-alerts
+	@if [ "$(BENCH_CHECK)" != 0 ]; then $(MAKE) --no-print-directory bench-check; fi
 	@if [ "$(E2E)" != 0 ]; then $(MAKE) --no-print-directory e2e; fi
 
 .PHONY: test-alerts

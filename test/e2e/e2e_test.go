@@ -69,6 +69,7 @@ const (
 	stepMove     = "changing the placement's pool in the sample moves the pods"
 	stepTooBig   = "a model too big for its pool is not ready, with the scheduler's reason in the platform status"
 	stepStorage  = "S3, GCS and Azure Blob models: the pod KServe made has the storage initializer carrying the user's credentials, and the image pull Secret"
+	stepCanary   = "a team's GenAIModel with a 90/10 canary: KServe makes both versions Ready, their predictors scheduled, and the Tier Two HTTPRoute carries the weights, accepted by Envoy Gateway with its references resolved"
 	stepDelete   = "deleting the platforms leaves nothing of theirs behind (the admin's model namespace stays)"
 )
 
@@ -816,6 +817,96 @@ func TestSimulatedCluster(t *testing.T) {
 			}
 			return notFound(gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, isvc)
 		})
+	})
+
+	step(t, stepCanary, false, []string{stepISVC}, func(t *testing.T) {
+		const name = "team/canary"
+		model := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": platformv1.GroupVersion.String(), "kind": "GenAIModel",
+			"metadata": map[string]any{"name": "canary", "namespace": platformNS},
+			"spec": map[string]any{
+				"platformRef": map[string]any{"name": "gpu"}, "name": name,
+				"selfHosted": map[string]any{
+					"storageUri": "hf://example/canary", "gpus": int64(0),
+					"placements": []any{map[string]any{"cluster": "gpu-east", "nodePool": "h100"}},
+					"versions": []any{
+						map[string]any{"name": "v1", "weight": int64(90)},
+						map[string]any{"name": "v2", "weight": int64(10), "storageUri": "hf://example/canary-v2"},
+					},
+				},
+			},
+		}}
+		apply(t, model)
+		p := platform(t, "gpu")
+		isvcs := []string{
+			render.VersionInferenceServiceName(p, modelsNS, name, "h100", "v1"),
+			render.VersionInferenceServiceName(p, modelsNS, name, "h100", "v2"),
+		}
+		// KServe: each version Ready, its predictor pod scheduled on the pool's nodes.
+		for _, isvc := range isvcs {
+			eventually(t, waitForControl, func() error {
+				u := get(t, gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, isvc)
+				if u == nil {
+					return fmt.Errorf("no InferenceService %s", isvc)
+				}
+				if err := conditionsTrue(*u, "Ready"); err != nil {
+					return err
+				}
+				for _, pod := range podsOf(t, isvc) {
+					if cond := podCondition(&pod, corev1.PodScheduled); cond == nil || cond.Status != corev1.ConditionTrue {
+						return fmt.Errorf("pod %s of %s not scheduled: %+v", pod.Name, isvc, cond)
+					}
+				}
+				return nil
+			})
+		}
+		// Envoy Gateway: the Tier Two route's rule for the model sends 90/10 to the two predictors, and
+		// the route is accepted with its references resolved.
+		want := map[string]int64{render.PredictorServiceName(isvcs[0]): 90, render.PredictorServiceName(isvcs[1]): 10}
+		eventually(t, waitForControl, func() error {
+			for _, r := range listManaged(t, gvk("gateway.networking.k8s.io", "v1", "HTTPRoute")) {
+				if generatedByAIGateway(r) || r.GetNamespace() != modelsNS {
+					continue
+				}
+				rules, _, _ := unstructured.NestedSlice(r.Object, "spec", "rules")
+				for _, rule := range rules {
+					matches := fmt.Sprint(rule.(map[string]any)["matches"])
+					if !strings.Contains(matches, name) {
+						continue
+					}
+					refs, _, _ := unstructured.NestedSlice(rule.(map[string]any), "backendRefs")
+					got := map[string]int64{}
+					for _, ref := range refs {
+						w, _ := ref.(map[string]any)["weight"].(int64)
+						got[ref.(map[string]any)["name"].(string)] = w
+					}
+					if fmt.Sprint(got) != fmt.Sprint(want) {
+						return fmt.Errorf("HTTPRoute %s sends %s to %v, want %v", r.GetName(), name, got, want)
+					}
+					parents, _, _ := unstructured.NestedSlice(r.Object, "status", "parents")
+					if len(parents) == 0 {
+						return fmt.Errorf("HTTPRoute %s has no parent status", r.GetName())
+					}
+					for _, x := range parents {
+						if err := condsTrue("HTTPRoute "+r.GetName()+" parent", x.(map[string]any)["conditions"], "Accepted", "ResolvedRefs"); err != nil {
+							return err
+						}
+					}
+					t.Logf("HTTPRoute %s/%s sends %s to %v; Envoy Gateway: Accepted, ResolvedRefs", r.GetNamespace(), r.GetName(), name, got)
+					return nil
+				}
+			}
+			return fmt.Errorf("no Tier Two rule for %s yet", name)
+		})
+		// Retired: its InferenceServices go.
+		if err := c.Delete(context.Background(), model); err != nil {
+			t.Fatal(err)
+		}
+		for _, isvc := range isvcs {
+			eventually(t, waitShort, func() error {
+				return notFound(gvk("serving.kserve.io", "v1beta1", "InferenceService"), modelsNS, isvc)
+			})
+		}
 	})
 
 	step(t, stepDelete, false, nil, func(t *testing.T) {

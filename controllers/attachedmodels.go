@@ -224,12 +224,12 @@ func (r *GenAIPlatformReconciler) attachedStatus(ctx context.Context, p *platfor
 			} else {
 				notReady = append(notReady, fmt.Sprintf("%s/%s: %s", m.Namespace, m.Name, st.Reason))
 			}
-			m.Status.Routes = st.Routes
+			m.Status.Routes, m.Status.Versions = st.Routes, st.Versions
 		} else {
 			sum.Refused++
 			notReady = append(notReady, fmt.Sprintf("%s/%s: %s", m.Namespace, m.Name, accepted.Reason))
 			ready = &metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse, Reason: accepted.Reason, Message: accepted.Message}
-			m.Status.Routes = nil
+			m.Status.Routes, m.Status.Versions = nil, nil
 		}
 		for _, c := range []*metav1.Condition{accepted, ready} {
 			c.ObservedGeneration = m.Generation

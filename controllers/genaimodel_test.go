@@ -282,6 +282,20 @@ modelClusters: [{name: gpu, namespace: `+mns+`, address: {hostname: tier2.gpu.ex
 	setISVCReady(t, mns, v2, false, "MinimumReplicasUnavailable", "0/3 nodes are available: 3 Insufficient nvidia.com/gpu")
 	waitWeights(predictor(v1) + "=90")
 
+	// The model's status says which version serves, and KServe's reason for the other (there are no pods
+	// here for a scheduler's reason).
+	eventually(t, 20*time.Second, func() error {
+		got := &platformv1.GenAIModel{}
+		if err := k8s.Get(testCtx, client.ObjectKeyFromObject(m), got); err != nil {
+			return err
+		}
+		want := []platformv1.VersionStatus{{Name: "v1", Weight: 90, Ready: true}, {Name: "v2", Weight: 10, NotReady: []string{"gpu/a100: MinimumReplicasUnavailable"}}}
+		if fmt.Sprint(got.Status.Versions) != fmt.Sprint(want) {
+			return fmt.Errorf("status.versions %+v, want %+v", got.Status.Versions, want)
+		}
+		return nil
+	})
+
 	// v2 Ready: the canary takes its 10%.
 	setISVCReady(t, mns, v2, true, "", "")
 	waitWeights(predictor(v1)+"=90", predictor(v2)+"=10")

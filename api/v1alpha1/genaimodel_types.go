@@ -97,6 +97,12 @@ type GenAIModelStatus struct {
 	// Routes are the backends currently routed to, as "provider:<name>" or "cluster:<name>/<pool>".
 	// +optional
 	Routes []string `json:"routes,omitempty"`
+
+	// Versions are the state of each version, when selfHosted.versions is set.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Versions []VersionStatus `json:"versions,omitempty"`
 }
 
 // AllowedModels says which namespaces' GenAIModels may attach to a platform, as a Gateway's

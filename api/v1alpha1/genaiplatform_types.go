@@ -1015,6 +1015,25 @@ type ModelStatus struct {
 	// Routes are the backends currently routed to, as "provider:<name>" or "cluster:<name>/<pool>".
 	// +optional
 	Routes []string `json:"routes,omitempty"`
+	// Versions are the state of each version of a self-hosted model with selfHosted.versions.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	Versions []VersionStatus `json:"versions,omitempty"`
+}
+
+// VersionStatus is the state of one version of a self-hosted model.
+type VersionStatus struct {
+	// Name of the version.
+	Name string `json:"name"`
+	// Weight is the version's share of the model's traffic in each placement, as the spec says.
+	Weight int32 `json:"weight"`
+	// Ready is true when at least one placement's InferenceService of the version is Ready: only then
+	// does the version take its share.
+	Ready bool `json:"ready"`
+	// Placements are "<cluster>/<pool>: <reason>" for each placement of the version that is not Ready.
+	// +optional
+	NotReady []string `json:"notReady,omitempty"`
 }
 
 // ModelClusterStatus is the state of one model cluster.

@@ -321,7 +321,7 @@ func modelStatuses(in Input, ch children, providers []platformv1.ProviderStatus,
 		for _, r := range routes {
 			shown = append(shown, r.String())
 		}
-		ms := platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: shown}
+		ms := platformv1.ModelStatus{ComponentStatus: component(m.Name, c), Routes: shown, Versions: versionStatuses(in, m)}
 		if c.ok {
 			readyModels++
 		}
@@ -410,6 +410,33 @@ func placementSummary(in Input, m *platformv1.ModelSpec) string {
 		parts = append(parts, where+": "+st.Reason+": "+st.Message)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// versionStatuses are a self-hosted model's versions as its placements' InferenceServices report them.
+func versionStatuses(in Input, m *platformv1.ModelSpec) []platformv1.VersionStatus {
+	if m.SelfHosted == nil || len(m.SelfHosted.Versions) == 0 {
+		return nil
+	}
+	out := make([]platformv1.VersionStatus, 0, len(m.SelfHosted.Versions))
+	for _, v := range m.SelfHosted.Versions {
+		vs := platformv1.VersionStatus{Name: v.Name, Weight: 1}
+		if v.Weight != nil {
+			vs.Weight = *v.Weight
+		}
+		for _, pl := range m.SelfHosted.Placements {
+			st, ok := in.Facts.Placement(facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool, Version: v.Name})
+			switch {
+			case ok && st.Ready:
+				vs.Ready = true
+			case ok:
+				vs.NotReady = append(vs.NotReady, pl.Cluster+"/"+pl.NodePool+": "+st.Reason)
+			default:
+				vs.NotReady = append(vs.NotReady, pl.Cluster+"/"+pl.NodePool+": not deployed")
+			}
+		}
+		out = append(out, vs)
+	}
+	return out
 }
 
 func component(name string, c cond) platformv1.ComponentStatus {

@@ -67,6 +67,9 @@ type GenAIPlatformReconciler struct {
 	stalledRuns map[types.NamespacedName]int // stalled reconciles in a row, per platform
 	// ApplyWorkers is how many writes to one cluster a reconcile sends at a time; zero: apply.DefaultWorkers.
 	ApplyWorkers int
+	// SelectorRecheck is how often a platform admitting GenAIModels by namespace selector looks at their
+	// namespaces' labels again; zero: DefaultSelectorRecheck.
+	SelectorRecheck time.Duration
 	// Outages follows the manager's requests to its API server; nil: outages are not recorded.
 	Outages *APIServerOutages
 	// Clock is the time source of key rotation; nil: time.Now.
@@ -195,7 +198,23 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	default:
 		again = r.untilRenewal(f)
 	}
+	// Namespace labels decide which GenAIModels a Selector platform admits, and the operator does not
+	// watch every namespace: it looks at them again on a timer.
+	if allowedFrom(p) == platformv1.FromSelector && len(attached) > 0 {
+		again = soonest(again, r.selectorRecheck())
+	}
 	return ctrl.Result{RequeueAfter: soonest(again, r.recheckStalled(p))}, applyErr
+}
+
+// DefaultSelectorRecheck is how often a platform that admits GenAIModels by a namespace selector reads
+// the labels of their namespaces again.
+const DefaultSelectorRecheck = time.Minute
+
+func (r *GenAIPlatformReconciler) selectorRecheck() time.Duration {
+	if r.SelectorRecheck > 0 {
+		return r.SelectorRecheck
+	}
+	return DefaultSelectorRecheck
 }
 
 // Stalled platforms are looked at again, less and less often, so that a fix nobody told the operator

@@ -125,6 +125,9 @@ type Options struct {
 	ModelNamespaces []string
 	// ApplyWorkers is how many writes to one cluster a reconcile sends at a time; zero: apply.DefaultWorkers.
 	ApplyWorkers int
+	// SelectorRecheck is how often a platform admitting GenAIModels by namespace selector looks at their
+	// namespaces' labels again; zero: DefaultSelectorRecheck (a minute).
+	SelectorRecheck time.Duration
 	// APIServerOutages, when set, wraps the manager's transport (see manager.New): the platforms record
 	// the last outage of their API server in their status.
 	APIServerOutages *APIServerOutages
@@ -160,6 +163,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		ModelNamespaces:  opts.ModelNamespaces,
 		Outages:          opts.APIServerOutages,
 		ApplyWorkers:     opts.ApplyWorkers,
+		SelectorRecheck:  opts.SelectorRecheck,
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),

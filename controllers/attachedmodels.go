@@ -90,12 +90,13 @@ func (r *GenAIPlatformReconciler) observeAttachedModels(ctx context.Context, p *
 			}
 			admitted[m.Namespace] = allowed
 		}
+		invalid := invalidReference(p, m)
 		switch {
 		case !allowed:
 			a.refused = refusal(platformv1.ReasonNotAllowed, fmt.Sprintf("platform %s/%s does not admit GenAIModels of namespace %s (its spec.allowedModels.namespaces.from is %s)",
 				p.Namespace, p.Name, m.Namespace, allowedFrom(p)))
-		case invalidReference(p, m) != "":
-			a.refused = refusal(platformv1.ReasonInvalidReference, invalidReference(p, m))
+		case invalid != "":
+			a.refused = refusal(platformv1.ReasonInvalidReference, invalid)
 		case taken[m.Spec.Name] != "":
 			a.refused = refusal(platformv1.ReasonConflicted, fmt.Sprintf("spec.name: model %q is already served by %s", m.Spec.Name, taken[m.Spec.Name]))
 		default:

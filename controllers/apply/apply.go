@@ -244,15 +244,16 @@ func (a *Applier) unchanged(key objectKey, hash string, desired *unstructured.Un
 		return true, nil
 	}
 	// No record of this desired object (a restart, or a new spec): compare directly.
-	same, err := ownsAsDesired(liveU, desired)
-	if same && err == nil {
-		owned, err := ownedHash(liveU)
-		if err != nil {
-			return false, err
-		}
-		a.remember(key, appliedRecord{hash: hash, owned: owned, resourceVersion: live.GetResourceVersion(), generation: live.GetGeneration()})
+	o, err := owned(liveU)
+	if err != nil || !ownsAsDesired(o, desired) {
+		return false, err
 	}
-	return same, err
+	ownedSum, err := hashOfOwned(o)
+	if err != nil {
+		return false, err
+	}
+	a.remember(key, appliedRecord{hash: hash, owned: ownedSum, resourceVersion: live.GetResourceVersion(), generation: live.GetGeneration()})
+	return true, nil
 }
 
 func (a *Applier) remember(key objectKey, rec appliedRecord) {

@@ -111,17 +111,21 @@ func ownedHash(obj *unstructured.Unstructured) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return hashOfOwned(o)
+}
+
+func hashOfOwned(o map[string]any) (string, error) {
 	return hashOf(&unstructured.Unstructured{Object: o})
 }
 
-// ownsAsDesired tells whether the fields the operator owns in live hold exactly what desired sets. The
+// ownsAsDesired tells whether the fields the operator owns (o, as owned extracts them from the live
+// object) hold exactly what desired sets. The
 // object's identity (apiVersion, kind, name, namespace) is not in managed fields; a null in desired sets
 // nothing, and an empty map or list is no field on either side (server-side apply keeps no managed field
 // for one). Both sides go through JSON so that numbers compare alike.
-func ownsAsDesired(live, desired *unstructured.Unstructured) (bool, error) {
-	o, err := owned(live)
-	if err != nil || o == nil {
-		return false, err
+func ownsAsDesired(o map[string]any, desired *unstructured.Unstructured) bool {
+	if o == nil {
+		return false
 	}
 	want := desired.DeepCopy().Object
 	delete(want, "apiVersion")
@@ -131,7 +135,7 @@ func ownsAsDesired(live, desired *unstructured.Unstructured) (bool, error) {
 	if md, ok := want["metadata"].(map[string]any); ok && len(md) == 0 {
 		delete(want, "metadata")
 	}
-	return reflect.DeepEqual(dropEmpty(normalized(o)), dropEmpty(normalized(want))), nil
+	return reflect.DeepEqual(dropEmpty(normalized(o)), dropEmpty(normalized(want)))
 }
 
 // dropEmpty removes nulls, and the maps and lists that are empty once their own nulls and empties are

@@ -446,7 +446,7 @@ func TestSelectorsAreTheOperatorsOwn(t *testing.T) {
 	// And the selectors that other operator's kubebuilder scaffold has.
 	theirSelector := labels.SelectorFromSet(labels.Set{"control-plane": "controller-manager", "app.kubernetes.io/name": "other-operator"})
 
-	depSel, err := metav1LabelSelector(dep)
+	depSel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,8 +466,4 @@ func TestSelectorsAreTheOperatorsOwn(t *testing.T) {
 	if theirSelector.Matches(ours) {
 		t.Errorf("the other operator's selector %s selects the operator's pods %v", theirSelector, ours)
 	}
-}
-
-func metav1LabelSelector(dep *appsv1.Deployment) (labels.Selector, error) {
-	return metav1.LabelSelectorAsSelector(dep.Spec.Selector)
 }

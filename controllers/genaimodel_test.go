@@ -157,10 +157,11 @@ allowedModels: {namespaces: {from: Selector, selector: {matchLabels: {genai.exam
 		}
 	}
 
-	// Routed at Tier One beside spec.models; the refused ones are not. (The self-hosted one is routed
-	// once a placement is Ready, which no KServe makes here.)
+	// Routed at Tier One beside spec.models; the refused ones are not. The self-hosted one has a rule
+	// from the first write, sent to its cluster, whose Backend waits for the Tier Two Gateway's address
+	// (no Envoy Gateway gives one here): its rule keeps its place when the address comes.
 	eventually(t, 20*time.Second, func() error {
-		if got := routedModels(t, p); !slices.Equal(got, []string{"gpt-4o", "team-a/chat"}) {
+		if got := routedModels(t, p); !slices.Equal(got, []string{"gpt-4o", "team-a/chat", "team-a/llama"}) {
 			return fmt.Errorf("routed models: %v", got)
 		}
 		return nil

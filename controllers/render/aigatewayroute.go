@@ -48,8 +48,10 @@ func hasSeveralPriorities(refs []aigv1b1.AIGatewayRouteRuleBackendRef) bool {
 // one of its placements is Ready, weighted by those placements' weights, at their best priority: a
 // placement that is not Ready (GPUs pending, image pulling, crashing) gets no traffic, which goes to the
 // model's other placements and provider routes instead. A model with nothing Ready keeps its rule, sent
-// to all its placements, so clients get the gateway's error rather than a 404 for an unknown model.
-func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[string][]Target) []modelRule {
+// to all its placements on reachable or pending clusters (pendingClusters: the Tier Two address is not
+// known yet), so clients get the gateway's error rather than a 404 for an unknown model, and the rule
+// keeps its place in the route shards.
+func modelRules(in Input, providers, linkedClusters, pendingClusters map[string]bool, routes map[string][]Target) []modelRule {
 	p := in.Platform
 	var rules []modelRule
 	for i := range p.Spec.Models {
@@ -73,7 +75,7 @@ func modelRules(in Input, providers, linkedClusters map[string]bool, routes map[
 			refs = append(refs, ready...)
 			routes[m.Name] = append(routes[m.Name], readyRoutes...)
 			if len(refs) == 0 {
-				refs, _ = clusterRefs(in, m, linkedClusters, false)
+				refs, _ = clusterRefs(in, m, orMaps(linkedClusters, pendingClusters), false)
 			}
 		}
 		if len(refs) == 0 {
@@ -126,6 +128,17 @@ func clusterRefs(in Input, m *platformv1.ModelSpec, linked map[string]bool, only
 		})
 	}
 	return refs, routes
+}
+
+// orMaps is the union of boolean maps: a key is true when it is true in any of them.
+func orMaps(maps ...map[string]bool) map[string]bool {
+	out := map[string]bool{}
+	for _, m := range maps {
+		for k, v := range m {
+			out[k] = out[k] || v
+		}
+	}
+	return out
 }
 
 // routeShard is one AIGatewayRoute and the models whose rules it holds.

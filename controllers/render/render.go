@@ -151,7 +151,9 @@ func Render(in Input) Output {
 		}
 	}
 
-	linked := map[string]bool{} // clusters Tier One can route to
+	// linked: clusters Tier One can route to (their Backend exists), true when reachable. pending: clusters
+	// whose link is made except for the Backend, which waits for the Tier Two Gateway's address.
+	linked, pending := map[string]bool{}, map[string]bool{}
 	for i := range p.Spec.ModelClusters {
 		mc := &p.Spec.ModelClusters[i]
 		cf := in.Facts.Cluster(mc.Name)
@@ -168,16 +170,28 @@ func Render(in Input) Output {
 		}
 		// A link that should be encrypted and has no certificate to verify is not made: never plain text.
 		secured := cf.TLS != nil || LinkTLSMode(mc) == platformv1.TierLinkTLSNone
-		if host, port := ClusterAddress(mc, cf.Address); host != "" && secured {
-			linked[mc.Name] = !cf.Unreachable
-			b.add("", c, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
-			if cf.TLS != nil {
-				b.add("", c, clusterBackendTLSPolicy(p, mc, cf.TLS))
-			}
+		if !secured {
+			continue
+		}
+		// The AIServiceBackend and its key do not depend on the address, so they are made at once, and a
+		// new platform's routes can name the cluster from their first write: Envoy AI Gateway accepts a
+		// route whose AIServiceBackend's Backend does not exist yet (Envoy Gateway answers 500 for it). If
+		// the routes waited for the address instead, every rule after the first self-hosted one would
+		// move between AIGatewayRoutes when the address came, and every route would be written twice.
+		host, port := ClusterAddress(mc, cf.Address)
+		if host == "" {
+			pending[mc.Name] = true
+			b.add("", c, clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
+			continue
+		}
+		linked[mc.Name] = !cf.Unreachable
+		b.add("", c, clusterBackend(p, mc, host, port), clusterAIServiceBackend(p, mc), clusterBackendSecurityPolicy(p, mc))
+		if cf.TLS != nil {
+			b.add("", c, clusterBackendTLSPolicy(p, mc, cf.TLS))
 		}
 	}
 
-	rules := modelRules(in, providers, linked, out.Routes)
+	rules := modelRules(in, providers, linked, pending, out.Routes)
 	routes, withFallback := aiGatewayRoutes(p, rules)
 	for _, r := range routes {
 		b.add("", Component{Part: PartRoutes, Models: r.models}, r.route)

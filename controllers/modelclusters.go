@@ -318,7 +318,7 @@ func (r *GenAIPlatformReconciler) advanceClusterKey(ctx context.Context, p *plat
 	}
 	switch {
 	case k.Next != "":
-		if admitted[render.TierTwoAuthorization(k.Next)] && elapsed(k.StagedAt) {
+		if admitted[render.TierTwoAdmittedKey(k.Next)] && elapsed(k.StagedAt) {
 			k.Previous, k.Current, k.Next = k.Current, k.Next, ""
 			k.SwitchedAt, k.CreatedAt, k.StagedAt = stamp, stamp, ""
 		}

@@ -393,7 +393,7 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 		if err != nil {
 			return err
 		}
-		if k == "" || len(admitted) != 1 || !admitted[render.TierTwoAuthorization(k)] {
+		if k == "" || len(admitted) != 1 || !admitted[render.TierTwoAdmittedKey(k)] {
 			return fmt.Errorf("initial link not established")
 		}
 		original = k
@@ -467,7 +467,7 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 	// A second reconcile does not rotate again.
 	time.Sleep(3 * time.Second)
 	k, admitted, _ := observe()
-	if len(admitted) != 1 || !admitted[render.TierTwoAuthorization(k)] {
+	if len(admitted) != 1 || !admitted[render.TierTwoAdmittedKey(k)] {
 		t.Errorf("after rotation: %d keys admitted", len(admitted))
 	}
 }
@@ -802,7 +802,7 @@ func firstRefusal(timeline []linkSample, tierOneLag, tierTwoLag time.Duration) (
 	}
 	end := timeline[len(timeline)-1].at.Add(max(tierOneLag, tierTwoLag))
 	for t := timeline[0].at; !t.After(end); t = t.Add(10 * time.Millisecond) {
-		if sends := asOf(t.Add(-tierOneLag)).sends; !asOf(t.Add(-tierTwoLag)).admits[render.TierTwoAuthorization(sends)] {
+		if sends := asOf(t.Add(-tierOneLag)).sends; !asOf(t.Add(-tierTwoLag)).admits[render.TierTwoAdmittedKey(sends)] {
 			return t, true
 		}
 	}

@@ -13,9 +13,12 @@ import (
 // LabelModelCluster marks Tier Two objects with the model cluster they belong to.
 const LabelModelCluster = "platform.genai.dev/model-cluster"
 
-// TierTwoAuthorization is the Authorization header value Tier One sends with a key (BackendSecurityPolicy
-// APIKey sends "Bearer <key>"); Tier Two's SecurityPolicy compares the whole header with it.
-func TierTwoAuthorization(key string) string { return "Bearer " + key }
+// TierTwoAdmittedKey is how Tier Two's key Secret stores a key that Tier One sends. Tier One's
+// BackendSecurityPolicy sends "Authorization: Bearer <key>", and Envoy's api_key_auth filter cuts a
+// leading "Bearer " off the header before it looks the key up (KeySources::Source::getKey in
+// source/extensions/filters/http/api_key_auth/api_key_auth.cc; envoyproxy/gateway#7706): the stored
+// value is the bare key. A stored "Bearer <key>" would never match, and every request would get 401.
+func TierTwoAdmittedKey(key string) string { return key }
 
 // ModelClusterNamespace is the namespace of a model cluster's Tier Two and models.
 func ModelClusterNamespace(mc *platformv1.ModelClusterSpec) string {

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"strings"
-
 	"k8s.io/utils/ptr"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -14,13 +12,13 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 )
 
-// tierTwoKeySecret holds the Authorization values Tier Two admits: one data key per admitted key (Envoy
+// tierTwoKeySecret holds the keys Tier Two admits: one data key per admitted key (Envoy
 // Gateway's API key auth reads each data key as a client id, its value as that client's key).
 func tierTwoKeySecret(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, k facts.ClusterKey) *corev1.Secret {
 	data := map[string][]byte{}
 	for id, v := range map[string]string{"tier-one": k.Current, "tier-one-next": k.Next, "tier-one-previous": k.Previous} {
 		if v != "" {
-			data[id] = []byte(TierTwoAuthorization(v))
+			data[id] = []byte(TierTwoAdmittedKey(v))
 		}
 	}
 	return &corev1.Secret{
@@ -79,16 +77,13 @@ func clientKeysHeader(p *platformv1.GenAIPlatform) string {
 	return "Authorization"
 }
 
-// clientKeysSecret is the managed copy of the clients' keys in the form Envoy Gateway compares with the
-// whole header: each data key a client id, its value that client's key, prefixed with "Bearer " when
-// clients send it in the Authorization header, as OpenAI SDKs do.
+// clientKeysSecret is the managed copy of the clients' keys: each data key a client id, its value that
+// client's bare key. Clients send "Authorization: Bearer <key>", as OpenAI SDKs do, and Envoy's
+// api_key_auth filter cuts the "Bearer " off before the lookup (see TierTwoAdmittedKey), so the stored
+// value never carries it.
 func clientKeysSecret(p *platformv1.GenAIPlatform, keys map[string][]byte) *corev1.Secret {
 	data := make(map[string][]byte, len(keys))
-	bearer := strings.EqualFold(clientKeysHeader(p), "Authorization")
 	for id, v := range keys {
-		if bearer {
-			v = append([]byte("Bearer "), v...)
-		}
 		data[id] = v
 	}
 	return &corev1.Secret{

@@ -18,10 +18,7 @@ import (
 // "Bearer "; the filter then looks the rest up among the credentials, which Envoy Gateway builds from
 // the Secret's data (client id -> key). It returns the client id, or the 401 Envoy would answer.
 func envoyAPIKeyAuth(keys *corev1.Secret, headerValue string) (string, error) {
-	key := headerValue
-	if strings.HasPrefix(key, "Bearer ") {
-		key = key[len("Bearer "):]
-	}
+	key := strings.TrimPrefix(headerValue, "Bearer ")
 	if key == "" {
 		return "", fmt.Errorf("401 missing_api_key")
 	}

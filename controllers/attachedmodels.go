@@ -102,6 +102,10 @@ func (r *GenAIPlatformReconciler) observeAttachedModels(ctx context.Context, p *
 		default:
 			taken[m.Spec.Name] = fmt.Sprintf("GenAIModel %s/%s", m.Namespace, m.Name)
 			if a.spec.SelfHosted != nil {
+				// The team's Secrets are watched (from now on) before they are read.
+				if err := r.secrets.ensure(ctx, m.Namespace); err != nil {
+					return nil, err
+				}
 				team := &platformv1.GenAIPlatform{ObjectMeta: metav1.ObjectMeta{Namespace: m.Namespace}}
 				if dl, prob := r.modelDownload(ctx, team, &a.spec); prob != nil {
 					f.Secrets.ModelProblems = setProblem(f.Secrets.ModelProblems, a.spec.Name, *prob)

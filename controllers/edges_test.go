@@ -2,6 +2,7 @@ package controllers_test
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -112,4 +113,28 @@ func TestCacheHoldsOnlyOwnedObjects(t *testing.T) {
 		t.Error("the operator's cache holds another team's Secret")
 	}
 	t.Logf("%d objects in the operator's informers, all its own", seen)
+
+	// User Secrets are watched (metadata only) in the namespaces of platforms and their teams' models,
+	// never cluster-wide: the Secrets of a namespace without either are not even listed.
+	lonely := newNamespace(t)
+	createSecret(t, lonely, "nobodys-secret", map[string]string{"password": "x"})
+	time.Sleep(time.Second)
+	platformNS := false
+	for _, path := range secretLists.since(0) {
+		u, err := url.Parse(strings.TrimPrefix(path, "GET "))
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case u.Path == "/api/v1/secrets" && !strings.Contains(u.Query().Get("labelSelector"), platformv1.LabelManagedBy+"="+platformv1.ManagedByValue):
+			t.Errorf("the operator lists or watches every Secret of the cluster, not only its own: %s", path)
+		case strings.Contains(path, "/namespaces/"+lonely+"/"):
+			t.Errorf("the operator watches the Secrets of a namespace with no platform: %s", path)
+		case strings.Contains(path, "/namespaces/"+p.Namespace+"/"):
+			platformNS = true
+		}
+	}
+	if !platformNS {
+		t.Errorf("the Secrets of the platform's namespace %s are not watched; lists and watches of Secrets: %v", p.Namespace, secretLists.since(0))
+	}
 }

@@ -77,6 +77,7 @@ type GenAIPlatformReconciler struct {
 
 	applier  *apply.Applier
 	watches  *childWatches
+	secrets  *secretWatches
 	clusters *clustercache.ClusterCache
 
 	addrMu    sync.Mutex
@@ -122,7 +123,11 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		recordMetrics(p, retErr)
 	}()
 
-	// Observe: every fact render and status need, in one value.
+	// Observe: every fact render and status need, in one value. The platform's Secrets are watched
+	// before they are read, so that a change after the read is not missed.
+	if err := r.secrets.ensure(ctx, p.Namespace); err != nil {
+		return ctrl.Result{}, err
+	}
 	f := r.observeSecrets(ctx, p)
 	in := status.Input{Platform: p, Facts: f, Missing: missing, APIServerOutage: r.Outages.Last()}
 	if f.Invalid != nil {
@@ -458,6 +463,11 @@ func (s *scope) recordOutage(rec events.EventRecorder) {
 // values cached).
 func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata cache.Cache) error {
 	r.applier = apply.New(r.Client, r.Scheme, r.ApplyWorkers)
+	r.secrets = &secretWatches{config: mgr.GetConfig(), scheme: mgr.GetScheme(), mapper: mgr.GetRESTMapper(),
+		handler: handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret), watched: map[string]cache.Cache{}}
+	if err := mgr.Add(r.secrets); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1.GenAIModel{}, platformRefIndex, indexPlatformRef); err != nil {
 		return err
 	}
@@ -466,7 +476,6 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata ca
 		Named("genaiplatform").
 		// Teams' models: a change of what they declare (not their status, which the operator writes).
 		Watches(&platformv1.GenAIModel{}, handler.EnqueueRequestsFromMapFunc(platformOfModel), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(source.Kind(metadata, partialMetadata(corev1.SchemeGroupVersion.WithKind("Secret")), handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret))).
 		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
 		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
 		// Namespaces labelled to allow platforms, that a platform's local model clusters name: the label
@@ -476,6 +485,7 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata ca
 	if err != nil {
 		return err
 	}
+	r.secrets.controller = c
 	if r.Outages != nil {
 		if err := c.Watch(r.Outages.reconcileAllAfterRecovery(mgr.GetCache())); err != nil {
 			return err

@@ -63,10 +63,10 @@ func CacheOptions() cache.Options {
 	}
 }
 
-// metadataCacheOptions are those of the second, metadata-only cache: it tells the operator when a user
-// Secret changes, or a namespace is labelled to allow platforms, without holding either. It keeps only
-// what maps a change to its platforms (name, namespace, that label), so that thousands of other
-// Secrets weigh little.
+// metadataCacheOptions are those of the second, metadata-only cache: it tells the operator when a
+// namespace is labelled to allow platforms, without holding the namespace. It keeps only what maps a
+// change to its platforms (name, that label). User Secrets are watched the same way, but only in the
+// namespaces that need it (secretWatches).
 func metadataCacheOptions(mgr ctrl.Manager) (cache.Options, error) {
 	allowed, err := labels.NewRequirement(platformv1.LabelAllowedPlatformNamespace, selection.Exists, nil)
 	if err != nil {
@@ -136,9 +136,10 @@ type Options struct {
 // Setup registers the GenAIPlatform controller with a manager built with CacheOptions.
 //
 // A user's Secret change must reach the platforms that reference it within seconds, yet user Secrets
-// must not sit in the cache. A second, metadata-only cache watches Secrets: it holds names and
-// resourceVersions, never data, and a value change bumps the resourceVersion. It also watches the
-// namespaces labelled to allow platforms (metadataCacheOptions).
+// must not sit in the cache. Metadata-only informers watch the Secrets of the namespaces that hold
+// platforms or their GenAIModels (secretWatches): they hold names and resourceVersions, never data, and
+// a value change bumps the resourceVersion. A second, metadata-only cache watches the namespaces
+// labelled to allow platforms (metadataCacheOptions).
 func Setup(mgr ctrl.Manager, opts Options) error {
 	metadataOpts, err := metadataCacheOptions(mgr)
 	if err != nil {

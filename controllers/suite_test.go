@@ -123,6 +123,13 @@ func (w *writeCounter) add(r *http.Request) {
 	w.mu.Unlock()
 }
 
+func (w *writeCounter) addWithQuery(r *http.Request) {
+	w.n.Add(1)
+	w.mu.Lock()
+	w.paths = append(w.paths, r.Method+" "+r.URL.Path+"?"+r.URL.RawQuery)
+	w.mu.Unlock()
+}
+
 func (w *writeCounter) since(start int) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -142,12 +149,19 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
 		writes.add(r)
 	}
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/secrets") {
+		secretLists.addWithQuery(r) // a list or watch of Secrets (a get names one)
+	}
 	resp, err := c.next.RoundTrip(r)
 	if err == nil {
 		afterRequest.run(r.Method + " " + r.URL.Path)
 	}
 	return resp, err
 }
+
+// secretLists records the paths of the operator's lists and watches of Secrets: which namespaces'
+// Secrets it watches.
+var secretLists writeCounter
 
 // afterRequest holds one-shot hooks run right after the operator's request gets its answer, before the
 // operator goes on: they change the cluster at a chosen moment inside a reconcile.

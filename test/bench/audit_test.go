@@ -102,7 +102,9 @@ type counts struct {
 	// ByVerbResource: "verb resource" -> requests.
 	ByVerbResource map[string]int
 	// Writes are create/update/patch/delete requests, Events and Leases left out; Bookkeeping are those.
-	Writes, Bookkeeping, Reads int
+	// PlatformWrites are the Writes to the platforms themselves (finalizer, status): Writes less these
+	// are the writes to children.
+	Writes, Bookkeeping, Reads, PlatformWrites int
 }
 
 // window counts a user's requests received in [from, to).
@@ -121,6 +123,9 @@ func (a *auditCollector) window(user string, from, to time.Time) counts {
 			c.Bookkeeping++
 		case write(r.verb):
 			c.Writes++
+			if strings.HasPrefix(r.resource, "genaiplatforms") {
+				c.PlatformWrites++
+			}
 		default:
 			c.Reads++
 		}

@@ -11,6 +11,9 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -54,6 +57,8 @@ type config struct {
 	Unrelated      int           `json:"unrelated"`       // BENCH_UNRELATED: unrelated objects per kind
 	Edits          int           `json:"edits"`           // BENCH_EDITS: spec edits timed per worker count
 	FleetPlatforms int           `json:"fleet_platforms"` // BENCH_FLEET: PxM, P platforms of M models at once
+	TeamNamespaces int           `json:"team_namespaces"` // BENCH_TEAM_MODELS: NxM, N namespaces of M GenAIModels on one platform
+	TeamModelsEach int           `json:"team_models_each"`
 	FleetModels    int           `json:"fleet_models"`
 	Settle         time.Duration `json:"-"` // BENCH_SETTLE: a phase ends after this long without an operator write
 	Out            string        `json:"-"` // BENCH_OUT: the results as JSON
@@ -103,6 +108,11 @@ func loadConfig(t *testing.T) config {
 			t.Fatalf("BENCH_FLEET=%q: want PLATFORMSxMODELS, e.g. 100x20", v)
 		}
 	}
+	if v := os.Getenv("BENCH_TEAM_MODELS"); v != "" {
+		if _, err := fmt.Sscanf(v, "%dx%d", &c.TeamNamespaces, &c.TeamModelsEach); err != nil {
+			t.Fatalf("BENCH_TEAM_MODELS=%q: want NAMESPACESxMODELS, e.g. 200x10", v)
+		}
+	}
 	c.SteadySeconds = c.Steady.Seconds()
 	return c
 }
@@ -147,6 +157,12 @@ func TestBenchmark(t *testing.T) {
 
 func newBench(t *testing.T, c config) *bench {
 	b := &bench{t: t, ctx: t.Context(), cfg: c, dir: t.TempDir(), scheme: controllers.NewScheme()}
+	if d := os.Getenv("BENCH_DIR"); d != "" { // keep the audit and operator logs for a closer look
+		b.dir = d
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.res.Params = c
 	ctrllog.SetLogger(zap.New(zap.WriteTo(&b.clientLog)))
 	b.res.Commit = commit()
@@ -160,6 +176,9 @@ func newBench(t *testing.T, c config) *bench {
 	logPath, err := testenv.ConfigureAuditLog(env, b.dir, auditPolicy)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if os.Getenv("BENCH_PPROF") != "" {
+		env.ControlPlane.GetAPIServer().Configure().Set("profiling", "true").Set("debug-socket-path", filepath.Join(b.dir, "apiserver-debug.sock"))
 	}
 	b.env = env
 	cfg, _ := testenv.StartWithAdmin(t, env)
@@ -430,12 +449,14 @@ type phase struct {
 	Children int     `json:"children"`
 	// Writes are the operator's creates, updates, patches and deletes (its platform status patches
 	// included; Events left out, counted in Events).
-	Writes         int            `json:"writes"`
-	WritesPerChild float64        `json:"writes_per_child"`
-	Events         int            `json:"events"`
-	Reads          int            `json:"reads"`
-	Reconciles     float64        `json:"reconciles"`
-	Requests       map[string]int `json:"requests"`
+	Writes         int     `json:"writes"`
+	WritesPerChild float64 `json:"writes_per_child"`
+	// ChildWritesPerChild leaves the platforms' own writes (finalizer, status) out.
+	ChildWritesPerChild float64        `json:"child_writes_per_child"`
+	Events              int            `json:"events"`
+	Reads               int            `json:"reads"`
+	Reconciles          float64        `json:"reconciles"`
+	Requests            map[string]int `json:"requests"`
 }
 
 type phaseRun struct {
@@ -482,20 +503,29 @@ func (b *bench) end(pr *phaseRun, children int, fixed bool) phase {
 	}
 	if children > 0 {
 		ph.WritesPerChild = float64(c.Writes) / float64(children)
+		ph.ChildWritesPerChild = float64(c.Writes-c.PlatformWrites) / float64(children)
 	}
 	b.res.Phases = append(b.res.Phases, ph)
-	b.logf("phase %q: %.1fs, %d writes (%.2f per child of %d), %d events, %d reads, %.0f reconciles", ph.Name, ph.Seconds, ph.Writes,
-		ph.WritesPerChild, children, ph.Events, ph.Reads, ph.Reconciles)
+	b.logf("phase %q: %.1fs, %d writes (%.3f per child of %d; %d to the platforms, so %.3f child writes per child), %d events, %d reads, %.0f reconciles", ph.Name, ph.Seconds, ph.Writes,
+		ph.WritesPerChild, children, c.PlatformWrites, ph.ChildWritesPerChild, ph.Events, ph.Reads, ph.Reconciles)
 	return ph
 }
 
 // baselineApply is the sequential server-side-apply baseline: the same rendered children, each applied
-// with one request, in render's order, by another field manager, into a fresh namespace. The operator's
-// managed-by label is left out so that neither the running operator's label-selected informers nor the
-// status driver see the copies; the owner references point at a made-up uid (the API server wants one).
-func (b *bench) baselineApply(models int) (time.Duration, int) {
+// with one request, in render's order, by another field manager, into a fresh namespace; the owner
+// references point at a made-up uid (the API server wants one).
+//
+// withControllers is what a user who applies the children with kubectl gets: the upstream controllers
+// (the status driver) write their statuses while the apply goes on, as they do for the operator's
+// children. The copies keep the operator's managed-by label, so that the driver sees them; the operator
+// sees them too and finds no platform of theirs (it writes nothing). Without, the label is left out and
+// nothing else writes during the apply: the API server serves the apply alone.
+func (b *bench) baselineApply(models int, withControllers bool) (time.Duration, int) {
 	b.t.Helper()
 	ns := fmt.Sprintf("base-%d", models)
+	if !withControllers {
+		ns = fmt.Sprintf("bare-%d", models)
+	}
 	b.namespace(ns)
 	p := b.newPlatform(ns, "bench", models, "")
 	bodies := make([]*unstructured.Unstructured, 0, len(p.output.Children))
@@ -508,9 +538,11 @@ func (b *bench) baselineApply(models int) (time.Duration, int) {
 		u.SetGroupVersionKind(p.children[i].GVK)
 		delete(u.Object, "status")
 		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		l := u.GetLabels()
-		delete(l, platformv1.LabelManagedBy)
-		u.SetLabels(l)
+		if !withControllers {
+			l := u.GetLabels()
+			delete(l, platformv1.LabelManagedBy)
+			u.SetLabels(l)
+		}
 		refs := u.GetOwnerReferences()
 		for j := range refs {
 			refs[j].UID = "00000000-0000-0000-0000-000000000001"
@@ -524,7 +556,43 @@ func (b *bench) baselineApply(models int) (time.Duration, int) {
 			b.t.Fatalf("baseline apply %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 		}
 	}
-	return time.Since(start), len(bodies)
+	took := time.Since(start)
+	if withControllers {
+		b.driver.waitIdle(b.ctx) // its statuses of the copies must not overlap the operator's convergence
+	}
+	return took, len(bodies)
+}
+
+// profileAPIServer takes a CPU profile of kube-apiserver (its /debug/pprof, on by default) for the next
+// BENCH_PPROF seconds into the benchmark's directory (BENCH_DIR keeps it), when BENCH_PPROF is set. The
+// channel closes when the profile is written, or at once without BENCH_PPROF.
+func (b *bench) profileAPIServer(file string) <-chan struct{} {
+	done := make(chan struct{})
+	secs := os.Getenv("BENCH_PPROF")
+	if secs == "" {
+		close(done)
+		return done
+	}
+	// The debug socket: envtest's kube-apiserver answers 404 on /debug/pprof over HTTPS.
+	sock := filepath.Join(b.dir, "apiserver-debug.sock")
+	rt := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}
+	go func() {
+		defer close(done)
+		resp, err := (&http.Client{Transport: rt}).Get("http://apiserver/debug/pprof/profile?seconds=" + secs)
+		if err != nil {
+			b.logf("apiserver profile: %v", err)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		body, err := io.ReadAll(resp.Body)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(b.dir, file), body, 0o644)
+		}
+		b.logf("apiserver profile %s (%s): %d bytes, %v", file, resp.Status, len(body), err)
+	}()
+	return done
 }
 
 func (b *bench) run() {
@@ -546,24 +614,28 @@ func (b *bench) run() {
 	// 1. Convergence, one size at a time, each after its baseline.
 	var platforms []*platform
 	for _, n := range b.cfg.Models {
-		base, children := b.baselineApply(n)
+		bare, _ := b.baselineApply(n, false)
+		base, children := b.baselineApply(n, true)
 		p := b.newPlatform(fmt.Sprintf("bench-%d", n), "bench", n, "")
 		if len(p.children) != children {
 			t.Fatalf("the baseline applied %d children, the platform has %d", children, len(p.children))
 		}
 		pr := b.begin(fmt.Sprintf("convergence, %d models", n))
+		profiled := b.profileAPIServer(fmt.Sprintf("apiserver-convergence-%d.pprof", n))
 		b.create(p)
 		conv, ready := b.waitConverged([]*platform{p}, 5*time.Minute)
 		ph := b.end(pr, len(p.children), false)
-		c := convergence{Models: n, Children: len(p.children), BaselineSeconds: base.Seconds(),
-			OperatorSeconds: conv.Sub(pr.from).Seconds(), Writes: ph.Writes, WritesPerChild: ph.WritesPerChild}
+		<-profiled
+		c := convergence{Models: n, Children: len(p.children), BaselineSeconds: base.Seconds(), BareBaselineSeconds: bare.Seconds(),
+			OperatorSeconds: conv.Sub(pr.from).Seconds(), Writes: ph.Writes, WritesPerChild: ph.WritesPerChild, ChildWritesPerChild: ph.ChildWritesPerChild}
 		if !ready.IsZero() {
 			c.ReadySeconds = ready.Sub(pr.from).Seconds()
 		}
 		c.Ratio = c.OperatorSeconds / c.BaselineSeconds
+		c.BareRatio = c.OperatorSeconds / c.BareBaselineSeconds
 		b.res.Convergence = append(b.res.Convergence, c)
-		b.logf("%d models, %d children: baseline %.2fs, operator converged in %.2fs (ratio %.1f), Ready in %.2fs",
-			n, c.Children, c.BaselineSeconds, c.OperatorSeconds, c.Ratio, c.ReadySeconds)
+		b.logf("%d models, %d children: baseline %.2fs (%.2fs with no controller), operator converged in %.2fs (ratio %.2f; %.2f), Ready in %.2fs",
+			n, c.Children, c.BaselineSeconds, c.BareBaselineSeconds, c.OperatorSeconds, c.Ratio, c.BareRatio, c.ReadySeconds)
 		platforms = append(platforms, p)
 	}
 	largest := platforms[len(platforms)-1]
@@ -615,7 +687,12 @@ func (b *bench) run() {
 		b.res.Fleet = b.fleet()
 	}
 
-	// 7. Memory with unrelated objects.
+	// 7. Team-owned models past spec.models' cap.
+	if b.cfg.TeamNamespaces > 0 && b.cfg.TeamModelsEach > 0 {
+		b.res.TeamModels = b.teamModels()
+	}
+
+	// 8. Memory with unrelated objects.
 	before := b.forceGCAndRead("before unrelated objects")
 	b.res.Memory = append(b.res.Memory, before)
 	b.res.UnrelatedSeconds = b.createUnrelated(b.cfg.Unrelated)
@@ -753,6 +830,9 @@ func (b *bench) editLatency(p *platform, workers int) latency {
 			time.Sleep(5 * time.Millisecond)
 		}
 		b.settleQuick(sent)
+	}
+	if len(took) == 0 { // BENCH_EDITS=0
+		return latency{Workers: workers}
 	}
 	slices.Sort(took)
 	l := latency{Workers: workers, Edits: len(took), P50ms: percentile(took, 50), P99ms: percentile(took, 99), MaxMs: took[len(took)-1]}

@@ -137,6 +137,17 @@ func (d *driver) missing(keys []childKey, max int) []childKey {
 	return out
 }
 
+// waitIdle waits until the driver has nothing queued and has written nothing for a second.
+func (d *driver) waitIdle(ctx context.Context) {
+	last, since := d.writes.Load(), time.Now()
+	for ctx.Err() == nil && (d.queue.Len() > 0 || time.Since(since) < time.Second) {
+		time.Sleep(50 * time.Millisecond)
+		if w := d.writes.Load(); w != last || d.queue.Len() > 0 {
+			last, since = w, time.Now()
+		}
+	}
+}
+
 // run processes the queue with n workers until ctx ends.
 func (d *driver) run(ctx context.Context, n int) {
 	for range n {

@@ -27,6 +27,7 @@ type results struct {
 	UnrelatedSeconds map[string]float64 `json:"unrelated_seconds_by_kind"`
 	Latency          []latency          `json:"edit_latency"`
 	Fleet            *fleetResult       `json:"fleet,omitempty"`
+	TeamModels       *teamModelsResult  `json:"team_models,omitempty"`
 	DriverWrites     int64              `json:"driver_status_writes"`
 	DriverErrors     int64              `json:"driver_errors"`
 	Notes            []string           `json:"notes,omitempty"`
@@ -37,12 +38,16 @@ type convergence struct {
 	Models          int     `json:"models"`
 	Children        int     `json:"children"`
 	BaselineSeconds float64 `json:"baseline_seconds"`
-	OperatorSeconds float64 `json:"operator_seconds"`
-	// Ratio is operator over baseline, measured in the same run.
-	Ratio          float64 `json:"ratio"`
-	ReadySeconds   float64 `json:"ready_seconds"`
-	Writes         int     `json:"writes"`
-	WritesPerChild float64 `json:"writes_per_child"`
+	// BareBaselineSeconds is the baseline with no controller writing statuses meanwhile.
+	BareBaselineSeconds float64 `json:"bare_baseline_seconds"`
+	OperatorSeconds     float64 `json:"operator_seconds"`
+	// Ratio is operator over baseline, measured in the same run; BareRatio over the bare baseline.
+	Ratio               float64 `json:"ratio"`
+	BareRatio           float64 `json:"bare_ratio"`
+	ReadySeconds        float64 `json:"ready_seconds"`
+	Writes              int     `json:"writes"`
+	WritesPerChild      float64 `json:"writes_per_child"`
+	ChildWritesPerChild float64 `json:"child_writes_per_child"`
 }
 
 // baselineFile is test/bench/baseline.json: a bench-check run's results and the tolerances a later run
@@ -195,10 +200,11 @@ func markdown(r results, checks []check) string {
 	p("")
 	p("### Convergence against the sequential server-side-apply baseline")
 	p("")
-	p("| models | children | baseline SSA (s) | operator converged (s) | operator / baseline | operator Ready (s) | operator writes | writes per child |")
-	p("|---:|---:|---:|---:|---:|---:|---:|---:|")
+	p("| models | children | baseline SSA, controllers on (s) | baseline SSA, alone (s) | operator converged (s) | operator / baseline | operator / baseline alone | operator Ready (s) | operator writes | writes per child | child writes per child |")
+	p("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, c := range r.Convergence {
-		p("| %d | %d | %.2f | %.2f | %.1f | %s | %d | %.2f |", c.Models, c.Children, c.BaselineSeconds, c.OperatorSeconds, c.Ratio, secs(c.ReadySeconds), c.Writes, c.WritesPerChild)
+		p("| %d | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %d | %.3f | %.3f |", c.Models, c.Children, c.BaselineSeconds, c.BareBaselineSeconds, c.OperatorSeconds,
+			c.Ratio, c.BareRatio, secs(c.ReadySeconds), c.Writes, c.WritesPerChild, c.ChildWritesPerChild)
 	}
 	p("")
 	p("### Operator requests by phase (audit log, user %s)", operatorUser)
@@ -228,6 +234,16 @@ func markdown(r results, checks []check) string {
 		p("| %s | %s |", ph.Name, strings.Join(parts, ", "))
 	}
 	p("")
+	if t := r.TeamModels; t != nil {
+		p("### Team-owned models on one platform")
+		p("")
+		p("| GenAIModels | namespaces | converged (s) | AIGatewayRoutes | most rules in one | operator writes | of them GenAIModel statuses |")
+		p("|---:|---:|---:|---:|---:|---:|---:|")
+		p("| %d | %d | %.1f | %d | %d | %d | %d |", t.Models, t.Namespaces, t.ConvergedSeconds, t.Routes, t.MaxRules, t.Writes, t.ModelStatusWrites)
+		p("")
+		p("Memory with them: RSS %.1f MB, heap in use %.1f MB, live heap %d MB.", float64(t.Memory.RSSBytes)/1e6, float64(t.Memory.HeapInuseBytes)/1e6, t.Memory.LiveHeapMB)
+		p("")
+	}
 	p("### Memory (smallest of three readings, each right after a GC cycle the benchmark brought about)")
 	p("")
 	p("| point | RSS (MB) | heap in use (MB) | live heap marked by the GC (MB) | after a GC | nudges |")

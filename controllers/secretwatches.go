@@ -88,14 +88,3 @@ func (s *secretWatches) ensure(ctx context.Context, ns string) error {
 	}
 	return nil
 }
-
-// namespaces are the namespaces whose Secrets are watched (for tests).
-func (s *secretWatches) namespaces() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.watched))
-	for ns := range s.watched {
-		out = append(out, ns)
-	}
-	return out
-}

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	kservev1a2 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1alpha2"
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
@@ -106,18 +107,38 @@ func (r *GenAIPlatformReconciler) observeModelClusters(ctx context.Context, p *p
 		}
 		for _, pl := range m.SelfHosted.Placements {
 			mc, t := p.ModelCluster(pl.Cluster), targets[pl.Cluster]
-			if mc == nil || t == nil || !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")] {
+			if mc == nil || t == nil {
 				continue
 			}
+			ns := render.ModelClusterNamespace(mc)
 			for _, v := range render.ModelVersions(m.SelfHosted) {
 				id := facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool, Version: v.Name}
-				tctx, cancel := t.deadline(ctx, r)
-				var isvc kservev1b1.InferenceService
-				err := t.client.Get(tctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.VersionInferenceServiceName(p, render.ModelClusterNamespace(mc), m.Name, pl.NodePool, v.Name)}, &isvc)
-				cancel()
-				state := placementOf(&isvc, err)
-				if state.Exists && !state.Ready {
-					state = r.withSchedulingReason(ctx, t, state, &isvc)
+				var state facts.Placement
+				switch {
+				case render.VersionEngine(&v) == platformv1.EngineLLMInferenceService && !t.served[kservev1a2.GroupVersion.WithKind("LLMInferenceService")]:
+					state = facts.Placement{Reason: status.ReasonCRDNotInstalled, Message: "the model cluster does not serve LLMInferenceService (" +
+						kservev1a2.GroupVersion.String() + "): install KServe's LLMInferenceService controller and its CRDs there (KServe v0.20: config/llmisvc)"}
+				case render.VersionEngine(&v) == platformv1.EngineLLMInferenceService:
+					tctx, cancel := t.deadline(ctx, r)
+					var llm kservev1a2.LLMInferenceService
+					err := t.client.Get(tctx, types.NamespacedName{Namespace: ns, Name: render.VersionLLMInferenceServiceName(p, m.Name, pl.NodePool, v.Name)}, &llm)
+					cancel()
+					state = llmPlacementOf(&llm, err)
+					if state.Exists && !state.Ready {
+						state = r.withSchedulingReason(ctx, t, state, ns, "LLMInferenceService "+llm.Name, client.MatchingLabels{
+							kservev1a2.LabelAppName: llm.Name, kservev1a2.LabelPartOf: kservev1a2.PartOfValue, kservev1a2.LabelComponent: kservev1a2.ComponentWorkload})
+					}
+				case !t.served[kservev1b1.GroupVersion.WithKind("InferenceService")]:
+					continue
+				default:
+					tctx, cancel := t.deadline(ctx, r)
+					var isvc kservev1b1.InferenceService
+					err := t.client.Get(tctx, types.NamespacedName{Namespace: ns, Name: render.VersionInferenceServiceName(p, ns, m.Name, pl.NodePool, v.Name)}, &isvc)
+					cancel()
+					state = placementOf(&isvc, err)
+					if state.Exists && !state.Ready {
+						state = r.withSchedulingReason(ctx, t, state, ns, "InferenceService "+isvc.Name, client.MatchingLabels{kserveISVCLabel: isvc.Name})
+					}
 				}
 				state.PlacementID = id
 				f.Placements = append(f.Placements, state)
@@ -144,11 +165,12 @@ func (r *GenAIPlatformReconciler) leaveAlone(ctx context.Context, p *platformv1.
 	return nil
 }
 
-// missingModelClusterKinds names the model-cluster kinds a remote cluster does not serve.
+// missingModelClusterKinds names the model-cluster kinds a remote cluster does not serve (an optional
+// kind is reported by the placements that need it, not here).
 func missingModelClusterKinds(served map[schema.GroupVersionKind]bool) []string {
 	var out []string
 	for _, k := range kinds.ModelCluster() {
-		if !served[k.GVK] {
+		if !served[k.GVK] && !k.Optional {
 			out = append(out, k.Name())
 		}
 	}
@@ -210,24 +232,25 @@ func (r *GenAIPlatformReconciler) observeLinkTLS(ctx context.Context, p *platfor
 }
 
 // withSchedulingReason adds the scheduler's word to a placement that is not Ready: KServe does not pass
-// on why its predictor pods are Pending ("Insufficient nvidia.com/gpu", an untolerated taint), which is
-// what a platform engineer needs to see. Pods are read uncached, in the model namespace only.
-func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *clusterTarget, pl facts.Placement, isvc *kservev1b1.InferenceService) facts.Placement {
+// on why its model server pods are Pending ("Insufficient nvidia.com/gpu", an untolerated taint), which
+// is what a platform engineer needs to see. Pods (those pods selects, of the object what names) are read
+// uncached, in the model namespace only.
+func (r *GenAIPlatformReconciler) withSchedulingReason(ctx context.Context, t *clusterTarget, pl facts.Placement, namespace, what string, pods client.MatchingLabels) facts.Placement {
 	reader := t.reader
 	if t.remote == nil {
 		reader = r.APIReader
 	}
 	ctx, cancel := t.deadline(ctx, r)
 	defer cancel()
-	var pods corev1.PodList
-	if err := reader.List(ctx, &pods, client.InNamespace(isvc.Namespace), client.MatchingLabels{kserveISVCLabel: isvc.Name}); err != nil {
+	var list corev1.PodList
+	if err := reader.List(ctx, &list, client.InNamespace(namespace), pods); err != nil {
 		return pl
 	}
-	for _, pod := range pods.Items {
+	for _, pod := range list.Items {
 		for _, c := range pod.Status.Conditions {
 			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
 				pl.Reason = nonEmpty(c.Reason, "Unschedulable")
-				pl.Message = "InferenceService " + isvc.Name + ": pod " + pod.Name + " cannot be scheduled: " + c.Message
+				pl.Message = what + ": pod " + pod.Name + " cannot be scheduled: " + c.Message
 				return pl
 			}
 		}
@@ -262,6 +285,40 @@ func placementOf(isvc *kservev1b1.InferenceService, getErr error) facts.Placemen
 	}
 	pl.Message = "InferenceService " + isvc.Name + ": " + pl.Message
 	return pl
+}
+
+// llmPlacementOf reads an LLMInferenceService's readiness as its kind's readiness rule says (the
+// conditions of kinds' Want, in KServe v0.20's knative shape), with KServe's own reason when it is not
+// ready: the first wanted condition KServe set False for the current generation, else the first it has
+// not reported yet.
+func llmPlacementOf(llm *kservev1a2.LLMInferenceService, getErr error) facts.Placement {
+	if getErr != nil {
+		return facts.Placement{Reason: "LLMInferenceServiceNotFound", Message: "the LLMInferenceService does not exist yet"}
+	}
+	what := "LLMInferenceService " + llm.Name + ": "
+	k, _ := kinds.Of(llm)
+	stale := llm.Status.ObservedGeneration != 0 && llm.Status.ObservedGeneration < llm.Generation
+	find := func(t string) *kservev1a2.Condition {
+		for i := range llm.Status.Conditions {
+			if llm.Status.Conditions[i].Type == t {
+				return &llm.Status.Conditions[i]
+			}
+		}
+		return nil
+	}
+	if !stale {
+		for _, t := range k.Readiness.Want {
+			if c := find(t); c != nil && c.Status == corev1.ConditionFalse {
+				return facts.Placement{Exists: true, Reason: nonEmpty(c.Reason, "NotReady"), Message: what + t + " False: " + c.Message}
+			}
+		}
+	}
+	for _, t := range k.Readiness.Want {
+		if c := find(t); stale || c == nil || c.Status != corev1.ConditionTrue {
+			return facts.Placement{Exists: true, Reason: status.ReasonWaitingForKServe, Message: what + "KServe has not reported " + t + " for its current spec yet"}
+		}
+	}
+	return facts.Placement{Exists: true, Ready: true, Reason: "Ready", Message: what + "its model server and endpoint picker are available"}
 }
 
 func nonEmpty(s, fallback string) string {

@@ -742,9 +742,10 @@ models:
 
 	isvc := &unstructured.Unstructured{}
 	isvc.SetGroupVersionKind(gvkISVC)
-	if err := k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.InferenceServiceName(p, mns, "s3", "a")}, isvc); err != nil {
-		t.Fatal(err)
-	}
+	// Applied in the wave after the Secrets': it may come a moment later.
+	eventually(t, 20*time.Second, func() error {
+		return k8s.Get(testCtx, client.ObjectKey{Namespace: mns, Name: render.InferenceServiceName(p, mns, "s3", "a")}, isvc)
+	})
 	pulls, _, _ := unstructured.NestedSlice(isvc.Object, "spec", "predictor", "imagePullSecrets")
 	if want := []any{map[string]any{"name": render.PullSecretName(p, "s3", "registry")}}; !reflect.DeepEqual(pulls, want) {
 		t.Errorf("predictor imagePullSecrets %v, want %v", pulls, want)

@@ -20,6 +20,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	kservev1a2 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1alpha2"
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/apply"
@@ -36,6 +37,7 @@ func NewScheme() *runtime.Scheme {
 	utilruntime.Must(egv1a1.AddToScheme(s))
 	utilruntime.Must(aigv1b1.AddToScheme(s))
 	utilruntime.Must(kservev1b1.AddToScheme(s))
+	utilruntime.Must(kservev1a2.AddToScheme(s))
 	return s
 }
 

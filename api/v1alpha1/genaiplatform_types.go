@@ -618,6 +618,11 @@ type ModelSpec struct {
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.s3) || self.storageUri.startsWith('s3://')",message="storage.s3 needs an s3:// storageUri"
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.gcs) || self.storageUri.startsWith('gs://')",message="storage.gcs needs a gs:// storageUri"
 // +kubebuilder:validation:XValidation:rule="!has(self.storage) || !has(self.storage.azureBlob) || self.storageUri.startsWith('https://')",message="storage.azureBlob needs an https://<account>.blob.core.windows.net/... storageUri"
+// +kubebuilder:validation:XValidation:rule="!has(self.versions) || self.versions.all(v, (has(v.engine) ? v.engine : 'InferenceService') == (has(self.versions[0].engine) ? self.versions[0].engine : 'InferenceService'))",message="versions[].engine must be the same for every version of a model: Tier Two sends a model's requests to /openai/v1 of an InferenceService but to /v1 of an LLMInferenceService, and Gateway API rewrites the path per model, not per backend"
+// +kubebuilder:validation:XValidation:rule="!has(self.versions) || self.versions.all(v, !has(v.engine) || v.engine != 'LLMInferenceService' || (has(v.storageUri) ? v.storageUri : self.storageUri).matches('^(hf|s3|pvc|oci)://'))",message="versions[].engine LLMInferenceService downloads only hf://, s3://, pvc:// and oci:// storageUris (KServe v0.20): set the version's storageUri, or the model's, to one of them"
+// +kubebuilder:validation:XValidation:rule="!has(self.versions) || !self.versions.exists(v, has(v.engine) && v.engine == 'LLMInferenceService' && (has(v.runtime) || has(self.runtime)))",message="runtime names a KServe ServingRuntime, which a version with engine LLMInferenceService does not use (KServe's LLM presets run vLLM): remove runtime from the model and its versions"
+// +kubebuilder:validation:XValidation:rule="!has(self.versions) || self.versions.all(v, !has(v.maxReplicas) || has(v.minReplicas) || self.placements.all(p, p.minReplicas <= v.maxReplicas))",message="versions[].maxReplicas is below a placement's minReplicas: set the version's minReplicas too"
+// +kubebuilder:validation:XValidation:rule="!has(self.versions) || self.versions.all(v, !has(v.engine) || v.engine != 'LLMInferenceService' || self.placements.all(p, (has(v.minReplicas) ? v.minReplicas : p.minReplicas) >= 1 || (has(v.maxReplicas) ? v.maxReplicas : (has(v.minReplicas) ? v.minReplicas : (has(p.maxReplicas) ? p.maxReplicas : p.minReplicas))) == (has(v.minReplicas) ? v.minReplicas : p.minReplicas)))",message="versions[].engine LLMInferenceService autoscales (maxReplicas above minReplicas) only from minReplicas 1 or more (KServe's scaling.minReplicas): raise minReplicas, or set maxReplicas equal to minReplicas for a fixed count"
 type SelfHostedModel struct {
 	// StorageURI is where the weights come from (hf://, s3://, gs://, pvc://, https://, oci://).
 	// +kubebuilder:validation:MinLength=1
@@ -680,12 +685,12 @@ type SelfHostedModel struct {
 	// +listMapKey=nodePool
 	Placements []Placement `json:"placements"`
 
-	// Versions serve the model from one InferenceService per version in each placement, sharing the
-	// model's traffic by weight at Tier Two: a canary is {name: v1, weight: 90} and {name: v2, weight:
-	// 10}. A version overrides storageUri, runtime or args; everything else is the model's. A version
-	// that is not Ready gets no traffic: its share goes to the Ready ones. Moving weights, adding or
-	// retiring a version changes only Tier Two objects, never Tier One's. Empty: one version, the model
-	// itself.
+	// Versions serve the model from one InferenceService (or LLMInferenceService, per engine) per
+	// version in each placement, sharing the model's traffic by weight at Tier Two: a canary is {name:
+	// v1, weight: 90} and {name: v2, weight: 10}. A version overrides storageUri, runtime, args and the
+	// replica bounds, and chooses its engine; everything else is the model's. A version that is not
+	// Ready gets no traffic: its share goes to the Ready ones. Moving weights, adding or retiring a
+	// version changes only Tier Two objects, never Tier One's. Empty: one version, the model itself.
 	// +optional
 	// +listType=map
 	// +listMapKey=name
@@ -693,7 +698,24 @@ type SelfHostedModel struct {
 	Versions []ModelVersion `json:"versions,omitempty"`
 }
 
+// ServingEngine is the KServe resource that serves a version of a self-hosted model.
+// +kubebuilder:validation:Enum=InferenceService;LLMInferenceService
+type ServingEngine string
+
+// The serving engines.
+const (
+	// EngineInferenceService: a KServe InferenceService (serving.kserve.io/v1beta1) with KServe's Hugging
+	// Face runtime (vLLM), in raw deployment mode; Tier Two routes to its predictor Service.
+	EngineInferenceService ServingEngine = "InferenceService"
+	// EngineLLMInferenceService: a KServe LLMInferenceService (serving.kserve.io/v1alpha2) with its
+	// router scheduler: an InferencePool and an endpoint picker (Gateway API Inference Extension) that
+	// picks the pod for each request by its KV cache and queue; Tier Two routes to the InferencePool.
+	EngineLLMInferenceService ServingEngine = "LLMInferenceService"
+)
+
 // ModelVersion is one version of a self-hosted model.
+//
+// +kubebuilder:validation:XValidation:rule="!has(self.minReplicas) || !has(self.maxReplicas) || self.maxReplicas >= self.minReplicas",message="versions[].maxReplicas must be at least versions[].minReplicas"
 type ModelVersion struct {
 	// Name of the version: a DNS label of at most 12 characters, part of its InferenceServices' names.
 	// +kubebuilder:validation:MinLength=1
@@ -721,10 +743,33 @@ type ModelVersion struct {
 	// +kubebuilder:validation:MaxLength=253
 	Runtime string `json:"runtime,omitempty"`
 
-	// Args replace the model's server arguments for this version, when set.
+	// Args replace the model's server arguments for this version, when set: with engine
+	// LLMInferenceService they are passed to vllm serve (KServe's preset names the model and the port).
 	// +optional
 	// +kubebuilder:validation:MaxItems=64
 	Args []string `json:"args,omitempty"`
+
+	// Engine serves the version with a KServe InferenceService (empty or InferenceService: KServe's
+	// Hugging Face runtime, vLLM, behind its predictor Service) or a KServe LLMInferenceService
+	// (LLMInferenceService: vLLM with KServe's router scheduler, an InferencePool and an endpoint picker
+	// that picks the replica for each request by its KV cache and queue; Tier Two routes to the
+	// InferencePool). Every version of a model uses the same engine.
+	// +optional
+	Engine ServingEngine `json:"engine,omitempty"`
+
+	// MinReplicas replaces each placement's minReplicas for this version: for example a canary that
+	// runs one replica beside a version autoscaled on several.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=1000
+	MinReplicas *int32 `json:"minReplicas,omitempty"`
+
+	// MaxReplicas replaces each placement's maxReplicas for this version. Empty: the version's
+	// minReplicas when it sets one, else the placement's bounds.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	MaxReplicas *int32 `json:"maxReplicas,omitempty"`
 }
 
 // ModelStorage says how a model's weights are downloaded: exactly one of its fields.
@@ -1028,8 +1073,8 @@ type VersionStatus struct {
 	Name string `json:"name"`
 	// Weight is the version's share of the model's traffic in each placement, as the spec says.
 	Weight int32 `json:"weight"`
-	// Ready is true when at least one placement's InferenceService of the version is Ready: only then
-	// does the version take its share.
+	// Ready is true when at least one placement's InferenceService (or LLMInferenceService) of the
+	// version is Ready: only then does the version take its share.
 	Ready bool `json:"ready"`
 	// Placements are "<cluster>/<pool>: <reason>" for each placement of the version that is not Ready.
 	// +optional

@@ -14,6 +14,7 @@ import (
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	kservev1a2 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1alpha2"
 	kservev1b1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 )
 
@@ -37,6 +38,11 @@ type Kind struct {
 	// NotAccepted, and the finalizer update that follows conflicts and is never retried: the route stays
 	// Terminating for good.
 	GoneFirst bool
+	// Optional: only some platforms use the kind, so a cluster without its CRD is not at fault until one
+	// of its objects is wanted there (a remote model cluster is not reported CRDNotInstalled for it; the
+	// placement that needs it is). KServe's LLMInferenceService ships apart from KServe's manager, with its
+	// own controller and CRDs (config/llmisvc in KServe v0.20).
+	Optional bool
 }
 
 // Controller names the controller that reports on a kind.
@@ -99,6 +105,7 @@ func kind[T client.Object, L client.ObjectList](gvk schema.GroupVersionKind, res
 func (k Kind) inModelClusters() Kind   { k.InModelClusters = true; return k }
 func (k Kind) ready(r *Readiness) Kind { k.Readiness = r; return k }
 func (k Kind) goneFirst() Kind         { k.GoneFirst = true; return k }
+func (k Kind) optional() Kind          { k.Optional = true; return k }
 
 var (
 	gw  = schema.GroupVersion{Group: gwapiv1.GroupName, Version: gwapiv1.GroupVersion.Version}
@@ -124,6 +131,7 @@ var (
 // +kubebuilder:rbac:groups=gateway.envoyproxy.io,resources=backendtrafficpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=serving.kserve.io,resources=inferenceservices,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=serving.kserve.io,resources=llminferenceservices,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;update;patch;delete
 
@@ -164,6 +172,19 @@ var All = []Kind{
 		inModelClusters().ready(&Readiness{Shape: Parents, Want: []string{"Accepted", "ResolvedRefs"}, Controller: EnvoyGateway}),
 	kind(kservev1b1.GroupVersion.WithKind("InferenceService"), "inferenceservices", func() *kservev1b1.InferenceService { return &kservev1b1.InferenceService{} }, func() *kservev1b1.InferenceServiceList { return &kservev1b1.InferenceServiceList{} }).
 		inModelClusters().ready(&Readiness{Shape: GenerationInStatus, Want: []string{"Ready"}, Controller: KServe}),
+	// KServe's LLM serving (a version with engine LLMInferenceService). Its Ready is not wanted: Ready rolls
+	// up RouterReady, whose InferencePoolReady KServe v0.20 sets True only once a Gateway of the service's
+	// own routes has accepted the InferencePool (pkg/controller/v1alpha2/llmisvc/router.go
+	// EvaluateInferencePoolConditions). The operator gives it no route of KServe's (the Tier Two HTTPRoute
+	// is the operator's), so Ready stays False (InferencePoolReady WaitingForGateway) however well it
+	// serves; and that route sends traffic only to Ready versions, so waiting for the pool's acceptance
+	// would never let a new version in. What is wanted is what the version needs to take traffic: its
+	// presets found and merged, its model server available (WorkloadsReady: MainWorkloadReady, and
+	// ScalingReady when it autoscales), and its endpoint picker available. Tier Two's own HTTPRoute status
+	// (ResolvedRefs) says whether Envoy Gateway resolved the InferencePool.
+	kind(kservev1a2.GroupVersion.WithKind("LLMInferenceService"), "llminferenceservices", func() *kservev1a2.LLMInferenceService { return &kservev1a2.LLMInferenceService{} }, func() *kservev1a2.LLMInferenceServiceList { return &kservev1a2.LLMInferenceServiceList{} }).
+		inModelClusters().optional().ready(&Readiness{Shape: GenerationInStatus, Controller: KServe, Want: []string{
+		kservev1a2.ConditionPresetsCombined, kservev1a2.ConditionWorkloadsReady, kservev1a2.ConditionSchedulerWorkloadReady}}),
 	kind(corev1.SchemeGroupVersion.WithKind("Secret"), "secrets", func() *corev1.Secret { return &corev1.Secret{} }, func() *corev1.SecretList { return &corev1.SecretList{} }).
 		inModelClusters(),
 	kind(corev1.SchemeGroupVersion.WithKind("Namespace"), "namespaces", func() *corev1.Namespace { return &corev1.Namespace{} }, func() *corev1.NamespaceList { return &corev1.NamespaceList{} }).

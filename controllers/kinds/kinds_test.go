@@ -6,10 +6,13 @@ import (
 	"slices"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	sigyaml "sigs.k8s.io/yaml"
 
+	kservev1a2 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1alpha2"
 	"github.com/genai-platform/genai-platform-operator/controllers"
 	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 )
@@ -103,4 +106,39 @@ func readRole(t *testing.T, file string) map[string][]string {
 		}
 	}
 	return out
+}
+
+// TestObserveLLMInferenceService: an LLMInferenceService's status, in KServe v0.20's shape (knative's
+// duckv1.Status: observedGeneration beside knative conditions with a string lastTransitionTime and a
+// severity), is read as its readiness rule says: every condition, each carrying status.observedGeneration;
+// and the rule wants the model server, the endpoint picker and the presets, not KServe's Ready (which
+// never turns True without a route of KServe's own).
+func TestObserveLLMInferenceService(t *testing.T) {
+	llm := &kservev1a2.LLMInferenceService{}
+	llm.Generation = 3
+	llm.Status.ObservedGeneration = 2
+	llm.Status.Conditions = []kservev1a2.Condition{
+		{Type: "WorkloadsReady", Status: corev1.ConditionTrue, LastTransitionTime: "2026-01-02T03:04:05Z"},
+		{Type: "InferencePoolReady", Status: corev1.ConditionFalse, Reason: "WaitingForGateway", LastTransitionTime: "2026-01-02T03:04:05Z"},
+		{Type: "Ready", Status: corev1.ConditionFalse, Reason: "WaitingForGateway", LastTransitionTime: "2026-01-02T03:04:05Z"},
+	}
+	k, ok := kinds.Of(llm)
+	if !ok || k.GVK.Kind != "LLMInferenceService" || k.GVK.Version != "v1alpha2" || !k.InModelClusters || !k.Optional {
+		t.Fatalf("registry entry %+v %v", k, ok)
+	}
+	if want := []string{"PresetsCombined", "WorkloadsReady", "SchedulerWorkloadReady"}; k.Readiness == nil || !slices.Equal(k.Readiness.Want, want) || k.Readiness.Shape != kinds.GenerationInStatus {
+		t.Fatalf("readiness %+v: want %v in status.conditions with status.observedGeneration", k.Readiness, want)
+	}
+	o := kinds.Observe(llm, "genai-platform-operator")
+	if len(o.Conditions) != 3 || o.Generation != 3 {
+		t.Fatalf("observed %+v", o)
+	}
+	for _, c := range o.Conditions {
+		if c.ObservedGeneration != 2 || c.LastTransitionTime.IsZero() {
+			t.Errorf("condition %+v: want observedGeneration 2 from status and its time parsed", c)
+		}
+	}
+	if c := o.Conditions[1]; c.Type != "InferencePoolReady" || c.Status != metav1.ConditionFalse || c.Reason != "WaitingForGateway" {
+		t.Errorf("condition %+v", c)
+	}
 }

@@ -233,11 +233,15 @@ func FuzzRender(f *testing.F) {
 }
 
 // nameErrors checks an object name against its kind's rule: InferenceServices are DNS-1035 labels
-// (KServe's webhook), Namespaces DNS-1123 labels, everything else DNS-1123 subdomains.
+// (KServe's webhook), LLMInferenceServices too and short enough that the names KServe derives from them
+// (the InferencePool and workload Service Tier Two routes to) are not hashed, Namespaces DNS-1123
+// labels, everything else DNS-1123 subdomains.
 func nameErrors(kind, name string) []string {
 	switch kind {
 	case "InferenceService":
 		return k8svalidation.IsDNS1035Label(name)
+	case "LLMInferenceService":
+		return append(k8svalidation.IsDNS1035Label(render.LLMWorkloadServiceName(name)), k8svalidation.IsDNS1035Label(render.InferencePoolName(name))...)
 	case "Namespace":
 		return k8svalidation.IsDNS1123Label(name)
 	}

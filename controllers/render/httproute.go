@@ -23,35 +23,79 @@ func TierTwoRouteName(p *platformv1.GenAIPlatform, i int) string {
 	return Name(tierTwoPrefix(p), "models", strconv.Itoa(i))
 }
 
-// weightedService is one InferenceService predictor a Tier Two rule sends to.
+// weightedService is one backend a Tier Two rule sends to: an InferenceService's predictor, or an
+// LLMInferenceService.
 type weightedService struct {
+	// name is the InferenceService's or LLMInferenceService's.
 	name   string
 	weight int32
+	// llm: an LLMInferenceService (engine LLMInferenceService).
+	llm bool
 }
 
-// tierTwoRule routes one model, by the header Tier One's AI Gateway sets, to its predictors in this
-// cluster, weighted, rewriting the OpenAI path to KServe's.
+// tierTwoRule routes one model, by the header Tier One's AI Gateway sets, to its backends in this
+// cluster, weighted. Every version of a model has one engine (admission checks it), so the backends are
+// all InferenceServices or all LLMInferenceServices:
+//
+//   - InferenceServices: their predictor Services, the OpenAI path rewritten to KServe's /openai/v1.
+//   - LLMInferenceServices, one taking all the traffic: its InferencePool, so that the endpoint picker
+//     chooses the replica. Envoy Gateway v1.9.1 serves an InferencePool backend only through Envoy AI
+//     Gateway's extension server, which allows one InferencePool per rule and nothing beside it (Envoy AI
+//     Gateway v1.1.0: internal/extensionserver/post_route_modify.go "at most one inferencepool can be
+//     referenced per route rule"; api/v1beta1/ai_gateway_route.go "only one InferencePool backend is
+//     allowed per rule", "cannot mix InferencePool and AIServiceBackend references in the same rule").
+//   - LLMInferenceServices sharing the traffic (a canary, several node pools of one priority): their
+//     workload Services, weighted, since one rule cannot split among InferencePools; each version's pods
+//     are then balanced by Envoy, not by the endpoint picker.
+//
+// vLLM serves the OpenAI API at /v1 itself, so an LLMInferenceService's path is not rewritten.
 func tierTwoRule(model string, backends []weightedService) gwapiv1.HTTPRouteRule {
 	rule := gwapiv1.HTTPRouteRule{
 		Matches: []gwapiv1.HTTPRouteMatch{{
 			Path:    &gwapiv1.HTTPPathMatch{Type: pathPrefix(), Value: ptr.To("/v1")},
 			Headers: []gwapiv1.HTTPHeaderMatch{{Type: headerExact(), Name: ModelHeader, Value: model}},
 		}},
-		Filters: []gwapiv1.HTTPRouteFilter{{
-			Type: gwapiv1.HTTPRouteFilterURLRewrite,
-			URLRewrite: &gwapiv1.HTTPURLRewriteFilter{Path: &gwapiv1.HTTPPathModifier{
-				Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To(kserveOpenAIPrefix),
-			}},
-		}},
 	}
+	if len(backends) > 0 && backends[0].llm {
+		var taking []weightedService
+		for _, b := range backends {
+			if b.weight > 0 {
+				taking = append(taking, b)
+			}
+		}
+		if len(taking) == 1 {
+			rule.BackendRefs = []gwapiv1.HTTPBackendRef{{BackendRef: gwapiv1.BackendRef{
+				BackendObjectReference: gwapiv1.BackendObjectReference{
+					Group: ptr.To(gwapiv1.Group(InferencePoolGroup)), Kind: ptr.To(gwapiv1.Kind("InferencePool")),
+					Name: gwapiv1.ObjectName(InferencePoolName(taking[0].name)),
+				},
+				Weight: ptr.To(taking[0].weight),
+			}}}
+			return rule
+		}
+		for _, b := range backends {
+			rule.BackendRefs = append(rule.BackendRefs, serviceRef(LLMWorkloadServiceName(b.name), LLMWorkloadPort, b.weight))
+		}
+		return rule
+	}
+	rule.Filters = []gwapiv1.HTTPRouteFilter{{
+		Type: gwapiv1.HTTPRouteFilterURLRewrite,
+		URLRewrite: &gwapiv1.HTTPURLRewriteFilter{Path: &gwapiv1.HTTPPathModifier{
+			Type: gwapiv1.PrefixMatchHTTPPathModifier, ReplacePrefixMatch: ptr.To(kserveOpenAIPrefix),
+		}},
+	}}
 	for _, b := range backends {
-		port := gwapiv1.PortNumber(80)
-		rule.BackendRefs = append(rule.BackendRefs, gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{
-			BackendObjectReference: gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName(PredictorServiceName(b.name)), Port: &port},
-			Weight:                 ptr.To[int32](b.weight),
-		}})
+		rule.BackendRefs = append(rule.BackendRefs, serviceRef(PredictorServiceName(b.name), 80, b.weight))
 	}
 	return rule
+}
+
+// serviceRef is a weighted backend reference to a Service port.
+func serviceRef(name string, port gwapiv1.PortNumber, weight int32) gwapiv1.HTTPBackendRef {
+	return gwapiv1.HTTPBackendRef{BackendRef: gwapiv1.BackendRef{
+		BackendObjectReference: gwapiv1.BackendObjectReference{Name: gwapiv1.ObjectName(name), Port: &port},
+		Weight:                 ptr.To(weight),
+	}}
 }
 
 // tierTwoRule is one model's rule at Tier Two.

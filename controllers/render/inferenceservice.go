@@ -50,6 +50,13 @@ const (
 func InferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, nodePool string) string {
 	// A namespace too long for any host label still gets a usable name (KServe then reports the host).
 	limit := max(16, min(maxInferenceServiceName, maxPredictorHostLabel-len("-predictor-")-len(namespace)))
+	return servingName(p, limit, model, nodePool)
+}
+
+// servingName is the name of a KServe object serving a placement, at most limit characters: the model's
+// name made a DNS-1035 label (shortened if need be), the node pool, and a short hash of the platform and
+// the exact model name.
+func servingName(p *platformv1.GenAIPlatform, limit int, model, nodePool string) string {
 	suffix := "-" + nodePool + "-" + shortHash(p.Namespace+"/"+p.Name+"/"+model)
 	head := sanitize(model)
 	if head == "" || head[0] < 'a' || head[0] > 'z' {
@@ -80,7 +87,7 @@ func VersionInferenceServiceName(p *platformv1.GenAIPlatform, namespace, model, 
 }
 
 // withVersion is the model as one of its versions serves it: the version's storageUri, runtime and
-// arguments in place of the model's, where it sets them.
+// arguments in place of the model's, where it sets them (its replica bounds: versionReplicas).
 func withVersion(sh *platformv1.SelfHostedModel, v *platformv1.ModelVersion) *platformv1.SelfHostedModel {
 	if v.Name == "" {
 		return sh
@@ -102,8 +109,8 @@ func withVersion(sh *platformv1.SelfHostedModel, v *platformv1.ModelVersion) *pl
 func PredictorServiceName(isvc string) string { return isvc + "-predictor" }
 
 // inferenceService serves one version of one placement of a self-hosted model: KServe's Hugging Face
-// runtime (vLLM) serving the OpenAI API, on the node pool's GPUs, autoscaled between the placement's
-// bounds.
+// runtime (vLLM) serving the OpenAI API, on the node pool's GPUs, autoscaled between the version's
+// bounds (the placement's, unless the version sets its own).
 func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, pool *platformv1.NodePoolSpec,
 	m *platformv1.ModelSpec, pl *platformv1.Placement, v *platformv1.ModelVersion, dl facts.ModelDownload) *kservev1b1.InferenceService {
 	sh := withVersion(m.SelfHosted, v)
@@ -118,11 +125,7 @@ func inferenceService(p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSp
 		pulls = append(pulls, corev1.LocalObjectReference{Name: PullSecretName(p, m.Name, ps.Name)})
 	}
 
-	minReplicas := pl.MinReplicas
-	maxReplicas := minReplicas
-	if pl.MaxReplicas != nil {
-		maxReplicas = *pl.MaxReplicas
-	}
+	minReplicas, maxReplicas := versionReplicas(pl, v)
 	// The served model name is what clients ask for, so Tier One and Tier Two route it unchanged.
 	args := append([]string{"--model_name=" + m.Name}, sh.Args...)
 	env := append([]corev1.EnvVar(nil), sh.Env...)

@@ -9,8 +9,8 @@ import (
 )
 
 // modelClusters renders each model cluster's objects: its namespace (when the operator owns it), the
-// Tier Two gateway and the key it admits, the routes to the models, the models' InferenceServices and
-// their download Secrets. Nothing here depends on whether the cluster is this one or another: the
+// Tier Two gateway and the key it admits, the routes to the models, the models' InferenceServices (or
+// LLMInferenceServices, per version engine) and their download Secrets. Nothing here depends on whether the cluster is this one or another: the
 // reconciler applies the list with that cluster's client.
 func modelClusters(in Input, b builder) {
 	p := in.Platform
@@ -51,11 +51,18 @@ func modelClusters(in Input, b builder) {
 				// Each version shares the placement's weight by its own; a version not Ready gets none
 				// while another of the placement is Ready.
 				for _, v := range ModelVersions(m.SelfHosted) {
-					isvc := inferenceService(p, mc, pool, m, pl, &v, dl)
 					id := facts.PlacementID{Model: m.Name, Cluster: mc.Name, NodePool: pl.NodePool, Version: v.Name}
-					b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
 					// Gateway API caps a backend's weight at 1,000,000.
-					ws := weightedService{name: isvc.Name, weight: min(*weightOf(pl.Weight)*versionWeight(&v), 1_000_000)}
+					ws := weightedService{weight: min(*weightOf(pl.Weight)*versionWeight(&v), 1_000_000)}
+					if VersionEngine(&v) == platformv1.EngineLLMInferenceService {
+						llm := llmInferenceService(p, mc, pool, m, pl, &v, dl)
+						b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, llm)
+						ws.name, ws.llm = llm.Name, true
+					} else {
+						isvc := inferenceService(p, mc, pool, m, pl, &v, dl)
+						b.add(mc.Name, Component{Part: PartModel, Name: m.Name, Placement: &id}, isvc)
+						ws.name = isvc.Name
+					}
 					all = append(all, ws)
 					if serving[pl.NodePool] && (v.Name == "" || in.Facts.PlacementReady(id)) {
 						ready = append(ready, ws)

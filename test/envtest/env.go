@@ -96,6 +96,13 @@ func CRDPaths() ([]string, error) {
 		filepath.Join(egCRDs, "gatewayapi-crds.yaml"),
 		filepath.Join(egCRDs, "generated"),
 		filepath.Join(ks, "config", "crd", "full"),
+		// KServe's LLMInferenceService (envtest does not recurse into config/crd/full/llmisvc), and the
+		// Gateway API Inference Extension CRDs KServe v0.20 installs with its LLM controller
+		// (config/llmisvc/kustomization.yaml): InferencePool inference.networking.k8s.io/v1 (bundle
+		// v1.5.0-rc.2), InferencePool inference.networking.x-k8s.io/v1alpha2, and llm-d's
+		// InferenceObjective and InferenceModelRewrite.
+		filepath.Join(ks, "config", "crd", "full", "llmisvc", "serving.kserve.io_llminferenceservices.yaml"),
+		filepath.Join(ks, "config", "llmisvc", "gateway-inference-extension.yaml"),
 		ai,
 	}, nil
 }

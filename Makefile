@@ -64,15 +64,24 @@ control-plane: ## Build (once) and cache kube-apiserver, etcd and kube-controlle
 	ENVTEST_ASSETS_DIR=$(ENVTEST_ASSETS) K8S_VERSION=$(K8S_VERSION) hack/build-control-plane.sh kube-apiserver etcd kube-controller-manager
 
 .PHONY: test
-test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, the alert rules, make bench-check (BENCH_CHECK=0 skips it), then make e2e (E2E=0 skips it).
+test: manifests generate lint control-plane aigw-build $(KUSTOMIZE) ## Run unit, golden, envtest and request conformance suites on a real API server, the alert rules, the Helm chart and the catalog, make bench-check (BENCH_CHECK=0 skips it), then make e2e (E2E=0 skips it).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-alerts
+	$(MAKE) --no-print-directory test-chart test-catalog
 	@if [ "$(BENCH_CHECK)" != 0 ]; then $(MAKE) --no-print-directory bench-check; fi
 	@if [ "$(E2E)" != 0 ]; then $(MAKE) --no-print-directory e2e; fi
 
 .PHONY: test-alerts
 test-alerts: ## Evaluate config/prometheus/rules.yaml with Prometheus's rule engine (hack/promrules, a module of its own).
 	cd hack/promrules && go vet ./... && go test -count=1 ./...
+
+.PHONY: test-chart
+test-chart: ## The Helm chart with Helm's Go SDK: up to date with config/, helm lint, helm template equal to kustomize's objects, its values (hack/helmchart, a module of its own).
+	cd hack/helmchart && go vet ./... && go test -count=1 ./...
+
+.PHONY: test-catalog
+test-catalog: ## The file-based catalog with operator-registry: up to date with bundle/, opm validate, an upgrade to the next version (hack/catalog, a module of its own).
+	cd hack/catalog && go vet ./... && go test -count=1 ./...
 
 .PHONY: sim-build
 sim-build: ## Build (once) the simulated cluster: control plane + kube-scheduler, kwok, Envoy Gateway, KServe, and Envoy AI Gateway when its source is there (AIGW_SRC).
@@ -115,16 +124,17 @@ bench: BENCH_STEADY ?= 60s
 bench: BENCH_UNRELATED ?= 10000
 bench: BENCH_EDITS ?= 50
 bench: BENCH_FLEET ?= 100x20
+bench: BENCH_TEAM_MODELS ?= 200x10
 bench: BENCH_OUT ?= $(LOCALBIN)/bench/results.json
 bench: BENCH_REPORT ?= $(LOCALBIN)/bench/report.md
 bench: manifests control-plane ## Performance benchmark (not in make test): convergence vs a sequential SSA baseline, requests per phase, memory, edit latency, a fleet (docs/benchmarks.md).
 	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) BENCH=1 BENCH_MODELS=$(BENCH_MODELS) BENCH_STEADY=$(BENCH_STEADY) BENCH_UNRELATED=$(BENCH_UNRELATED) \
-	  BENCH_EDITS=$(BENCH_EDITS) BENCH_FLEET=$(BENCH_FLEET) BENCH_OUT=$(BENCH_OUT) BENCH_REPORT=$(BENCH_REPORT) \
+	  BENCH_EDITS=$(BENCH_EDITS) BENCH_FLEET=$(BENCH_FLEET) BENCH_TEAM_MODELS=$(BENCH_TEAM_MODELS) BENCH_OUT=$(BENCH_OUT) BENCH_REPORT=$(BENCH_REPORT) \
 	  go test -count=1 -timeout=90m -run '^TestBenchmark$$' -v ./test/bench/
 
 .PHONY: bench-check
 bench-check: manifests control-plane ## A small benchmark compared with test/bench/baseline.json; fails on a regression (BENCH_UPDATE_BASELINE=1 rewrites the baseline).
-	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) BENCH=1 BENCH_MODELS=10,50 BENCH_STEADY=10s BENCH_UNRELATED=500 BENCH_EDITS=15 BENCH_FLEET=10x5 BENCH_SETTLE=2s \
+	KUBEBUILDER_ASSETS=$(ENVTEST_ASSETS) BENCH=1 BENCH_MODELS=10,50 BENCH_STEADY=10s BENCH_UNRELATED=500 BENCH_EDITS=15 BENCH_FLEET=10x5 BENCH_TEAM_MODELS=5x4 BENCH_SETTLE=2s \
 	  BENCH_OUT=$(LOCALBIN)/bench/check.json BENCH_REPORT=$(LOCALBIN)/bench/check.md BENCH_BASELINE=$(CURDIR)/test/bench/baseline.json \
 	  go test -count=1 -timeout=20m -run '^TestBenchmark$$' -v ./test/bench/
 
@@ -188,16 +198,20 @@ undeploy: $(KUSTOMIZE) ## Remove the operator: the GenAIPlatforms first (the ope
 
 ##@ OperatorHub
 
-# The bundle's version and operator image are spec.version and the containerImage annotation of the CSV
-# base (config/manifests/bases); BUNDLE_VERSION and BUNDLE_OPERATOR_IMG override them.
+# The bundle's version, operator image and upgrade graph are spec.version, the containerImage annotation,
+# spec.replaces and the olm.skipRange annotation of the CSV base (config/manifests/bases; make release
+# sets them); BUNDLE_VERSION, BUNDLE_OPERATOR_IMG, BUNDLE_REPLACES and BUNDLE_SKIP_RANGE override them.
 CSV_BASE := config/manifests/bases/genai-platform-operator.clusterserviceversion.yaml
 BUNDLE_VERSION ?=
 BUNDLE_OPERATOR_IMG ?=
+BUNDLE_REPLACES ?=
+BUNDLE_SKIP_RANGE ?=
 BUNDLE_IMG ?= ghcr.io/genai-platform/genai-platform-operator-bundle:v$(or $(BUNDLE_VERSION),$(shell sed -n 's/^  version: //p' $(CSV_BASE)))
 
 .PHONY: bundle
 bundle: manifests $(KUSTOMIZE) ## Write the OLM bundle (bundle/, bundle.Dockerfile) from config/ and validate it; commit the result.
-	$(KUSTOMIZE) build config/default | go run ./hack/bundle $(if $(BUNDLE_VERSION),-version $(BUNDLE_VERSION)) $(if $(BUNDLE_OPERATOR_IMG),-image $(BUNDLE_OPERATOR_IMG))
+	$(KUSTOMIZE) build config/default | go run ./hack/bundle $(if $(BUNDLE_VERSION),-version $(BUNDLE_VERSION)) $(if $(BUNDLE_OPERATOR_IMG),-image $(BUNDLE_OPERATOR_IMG)) \
+	  $(if $(BUNDLE_REPLACES),-replaces $(BUNDLE_REPLACES)) $(if $(BUNDLE_SKIP_RANGE),-skip-range '$(BUNDLE_SKIP_RANGE)')
 	go test ./hack/bundle/ -count=1 -run 'TestBundleValidates|TestBundleDeclaresNoDependencies' -v | grep -E '^(---|ok|FAIL)|warning|errors'
 
 .PHONY: bundle-build
@@ -207,6 +221,38 @@ bundle-build: ## Build the bundle image BUNDLE_IMG from bundle/ (needs Docker wi
 .PHONY: bundle-push
 bundle-push: ## Push the bundle image BUNDLE_IMG.
 	$(CONTAINER_TOOL) push $(BUNDLE_IMG)
+
+CATALOG_IMG ?= ghcr.io/genai-platform/genai-platform-operator-catalog:v$(shell sed -n 's/^  version: //p' $(CSV_BASE))
+
+.PHONY: catalog
+catalog: ## Write the file-based catalog dist/catalog (channel candidate; earlier bundles kept), dist/catalog.Dockerfile and dist/community-operators from bundle/ (make bundle first); commit them.
+	cd hack/catalog && go run . -root ../..
+
+.PHONY: catalog-build
+catalog-build: ## Build the catalog image CATALOG_IMG from dist/catalog (needs Docker; the bundle image it names must be pushed to be installable).
+	$(CONTAINER_TOOL) build -f dist/catalog.Dockerfile -t $(CATALOG_IMG) dist
+
+.PHONY: catalog-push
+catalog-push: ## Push the catalog image CATALOG_IMG.
+	$(CONTAINER_TOOL) push $(CATALOG_IMG)
+
+##@ Release
+
+# The image every release artifact names: ghcr.io/genai-platform/genai-platform-operator:v<VERSION>.
+RELEASE_VERSION = $(or $(VERSION),$(shell sed -n 's/^  version: //p' $(CSV_BASE)))
+
+.PHONY: chart
+chart: manifests ## Write the Helm chart dist/chart from config/ (hack/helmchart); its version and image are the CSV base's; commit it.
+	cd hack/helmchart && go run . -root ../..
+
+.PHONY: release
+release: $(KUSTOMIZE) ## make release VERSION=x.y.z: the version's dist/install.yaml, bundle/, dist/chart, dist/catalog, dist/community-operators and dist/RELEASE-NOTES.md (no VERSION: regenerate the current one's); a new version first becomes the project's (CSV base, manager.Version, CHANGELOG.md; SKIP_RANGE sets olm.skipRange).
+	go run ./hack/release prepare -version $(RELEASE_VERSION) $(if $(SKIP_RANGE),-skip-range '$(SKIP_RANGE)')
+	$(MAKE) --no-print-directory build-installer IMG=$$(sed -n 's/^    containerImage: //p' $(CSV_BASE))
+	$(MAKE) --no-print-directory bundle BUNDLE_VERSION= BUNDLE_OPERATOR_IMG= BUNDLE_REPLACES= BUNDLE_SKIP_RANGE=
+	$(MAKE) --no-print-directory chart catalog
+	go run ./hack/release notes
+	@echo "release v$$(sed -n 's/^  version: //p' $(CSV_BASE)): commit CHANGELOG.md, config/manifests, controllers/manager/version.go, bundle/, bundle.Dockerfile and dist/, tag it, then publish the images dist/RELEASE-NOTES.md names"
 
 $(KUSTOMIZE):
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)

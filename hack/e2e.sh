@@ -19,7 +19,9 @@ cd "$ROOT"
 start=$(date +%s)
 go build -o bin/simcluster ./test/cmd/simcluster || exit 1
 go build -o bin/e2e-manager . || exit 1
-echo ">> operator and launcher built in $(( $(date +%s) - start ))s"
+# hack/helmchart (Helm's Go SDK, a module of its own) installs dist/chart on the cluster.
+(cd hack/helmchart && go build -o ../../bin/e2e-helmchart .) || exit 1
+echo ">> operator, launcher and Helm installer built in $(( $(date +%s) - start ))s"
 
 cleanup() {
   bin/simcluster down --state "$STATE" >/dev/null 2>&1
@@ -30,7 +32,7 @@ cleanup() {
 }
 trap 'cleanup; exit 130' INT TERM
 
-E2E_STATE="$STATE" E2E_MANAGER="$ROOT/bin/e2e-manager" \
+E2E_STATE="$STATE" E2E_MANAGER="$ROOT/bin/e2e-manager" E2E_HELMCHART="$ROOT/bin/e2e-helmchart" \
   go test -tags e2e -count=1 -timeout "$TIMEOUT" -v ./test/e2e/
 rc=$?
 cleanup || rc=1

@@ -71,6 +71,7 @@ const (
 	stepStorage  = "S3, GCS and Azure Blob models: the pod KServe made has the storage initializer carrying the user's credentials, and the image pull Secret"
 	stepCanary   = "a team's GenAIModel with a 90/10 canary: KServe makes both versions Ready, their predictors scheduled, and the Tier Two HTTPRoute carries the weights, accepted by Envoy Gateway with its references resolved"
 	stepDelete   = "deleting the platforms leaves nothing of theirs behind (the admin's model namespace stays)"
+	stepInstall  = "helm install of dist/chart next to a kubebuilder-made operator in one namespace (neither selects the other's pods), helm uninstall, then kubectl apply --server-side -f dist/install.yaml"
 )
 
 var (
@@ -204,6 +205,8 @@ func TestSimulatedCluster(t *testing.T) {
 		}
 		return fmt.Sprintf("%d/%d", n, n)
 	}
+
+	step(t, stepInstall, false, nil, testInstalls)
 
 	step(t, stepOperator, true, nil, func(t *testing.T) {
 		port := testenv.FreePort(t)

@@ -435,7 +435,8 @@ func applyAll(t testing.TB, c client.Client, objs []*unstructured.Unstructured) 
 
 // TestSelectorsAreTheOperatorsOwn: the Deployment and the metrics Service select the operator's pods by
 // its own name and instance. Installed in a namespace shared with another kubebuilder-made operator (whose
-// pods carry control-plane: controller-manager too), neither selects the other's pods.
+// pods carry control-plane: controller-manager, and whose selector may be that label alone), neither
+// selects the other's pods.
 func TestSelectorsAreTheOperatorsOwn(t *testing.T) {
 	objs := build(t)
 	dep := convert[appsv1.Deployment](t, find(objs, "Deployment", deploymentName))
@@ -463,7 +464,12 @@ func TestSelectorsAreTheOperatorsOwn(t *testing.T) {
 			}
 		}
 	}
-	if theirSelector.Matches(ours) {
-		t.Errorf("the other operator's selector %s selects the operator's pods %v", theirSelector, ours)
+	// Operators scaffolded by kubebuilder before v4 select their pods by control-plane: controller-manager
+	// alone: the operator's pods do not carry that label, so that such a neighbour never selects them.
+	oldSelector := labels.SelectorFromSet(labels.Set{"control-plane": "controller-manager"})
+	for _, sel := range []labels.Selector{theirSelector, oldSelector} {
+		if sel.Matches(ours) {
+			t.Errorf("another operator's selector %s selects the operator's pods %v", sel, ours)
+		}
 	}
 }

@@ -21,10 +21,13 @@ func unrelatedKinds() []kinds.Kind { return kinds.All }
 
 // unrelatedTemplates are small valid objects of every kind the operator owns, without its labels: the
 // smallest object render makes of each kind (a platform with tracing, so that a GatewayConfig is
-// rendered too), stripped to its spec; a one-key Secret; a bare Namespace.
+// rendered too, and a model on KServe's LLM engine), stripped to its spec; a one-key Secret; a bare Namespace.
 func (b *bench) unrelatedTemplates() []*unstructured.Unstructured {
 	b.t.Helper()
-	p := b.newPlatform(unrelatedNamespace, "template", 10, "observability: {tracing: {otlpEndpoint: 'http://otel.example:4317'}}\n")
+	// The first line continues spec.models (the spec's last list): one model served by an
+	// LLMInferenceService, so that every kind has a template.
+	p := b.newPlatform(unrelatedNamespace, "template", 10, "- {name: org/llm, selfHosted: {storageUri: 'hf://org/llm', gpus: 1, placements: [{cluster: east, nodePool: a}], versions: [{name: v1, engine: LLMInferenceService}]}}\n"+
+		"observability: {tracing: {otlpEndpoint: 'http://otel.example:4317'}}\n")
 	smallest := map[string]*unstructured.Unstructured{}
 	size := map[string]int{}
 	for i, c := range p.output.Children {

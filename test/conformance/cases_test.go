@@ -358,7 +358,10 @@ func (r *rendered) tierTwoChecks(mc *platformv1.ModelClusterSpec, secret map[str
 		if err := bearer(key)(up); err != nil {
 			return err
 		}
-		if !admitted[up.header("authorization")] {
+		// Tier Two's apiKeyAuth is Envoy's api_key_auth filter: it cuts a leading "Bearer " off the
+		// header, then looks the rest up among the Secret's values (KeySources::Source::getKey,
+		// source/extensions/filters/http/api_key_auth/api_key_auth.cc).
+		if !admitted[strings.TrimPrefix(up.header("authorization"), "Bearer ")] {
 			return fmt.Errorf("model cluster %s's Tier Two does not admit the key Tier One sends (its SecurityPolicy's Secrets hold %d other keys)", mc.Name, len(admitted))
 		}
 		return nil

@@ -214,8 +214,9 @@ func TestSimulatedCluster(t *testing.T) {
 		if manager == "" {
 			manager = filepath.Join(testenv.ProjectRoot(), "bin", "e2e-manager")
 		}
-		if err := cluster.StartProcess("operator", []string{"KUBECONFIG=" + cluster.Kubeconfig}, manager,
-			"--metrics-bind-address=0", fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", port)); err != nil {
+		// As dist/install.yaml runs it: its ServiceAccount's RBAC, its Deployment's flags.
+		env, args := operatorFromInstallYAML(t, port, testenv.FreePort(t))
+		if err := cluster.StartProcess("operator", env, manager, args...); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, time.Minute, func() error { return httpOK(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)) })

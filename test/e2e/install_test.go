@@ -15,6 +15,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -22,8 +23,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -272,13 +276,67 @@ func testInstalls(t *testing.T) {
 			}
 			return nil
 		})
-		for _, o := range objs {
-			if o.GetKind() == "CustomResourceDefinition" {
-				continue // the cluster's, which the operator's e2e run uses
-			}
-			if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
-				t.Errorf("deleting %s %s: %v", o.GetKind(), o.GetName(), err)
+		// The objects stay: the e2e's operator runs as their ServiceAccount, with their Deployment's
+		// flags (operatorFromInstallYAML).
+	})
+}
+
+// operatorFromInstallYAML is how the e2e runs the operator: the locally built binary in place of the
+// image, as the manager Deployment of dist/install.yaml would run it. It authenticates as that
+// Deployment's ServiceAccount (a token from the TokenRequest API), so that it has exactly the RBAC
+// install.yaml grants, and takes the Deployment's arguments, with the addresses moved to free local
+// ports and the leader election Lease in the Deployment's namespace (out of a cluster the manager
+// cannot read its own). It returns the environment and the arguments.
+func operatorFromInstallYAML(t *testing.T, probePort, metricsPort int) ([]string, []string) {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := sim.ReadObjects(filepath.Join(testenv.ProjectRoot(), "dist", "install.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep appsv1.Deployment
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			if err := runtimeDefaultConvert(o, &dep); err != nil {
+				t.Fatal(err)
 			}
 		}
-	})
+	}
+	if dep.Name == "" || len(dep.Spec.Template.Spec.Containers) != 1 {
+		t.Fatal("dist/install.yaml has no manager Deployment with one container")
+	}
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: dep.Namespace, Name: dep.Spec.Template.Spec.ServiceAccountName}}
+	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](4 * 3600)}}
+	if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {
+		t.Fatalf("a token for the ServiceAccount %s/%s of dist/install.yaml: %v", sa.Namespace, sa.Name, err)
+	}
+	admin, err := clientcmd.LoadFromFile(cluster.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc := admin.DeepCopy()
+	for name := range kc.AuthInfos {
+		kc.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	}
+	path := filepath.Join(t.TempDir(), "operator.kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, a := range dep.Spec.Template.Spec.Containers[0].Args {
+		switch {
+		case strings.HasPrefix(a, "--health-probe-bind-address="):
+			a = fmt.Sprintf("--health-probe-bind-address=127.0.0.1:%d", probePort)
+		case strings.HasPrefix(a, "--metrics-bind-address="):
+			a = fmt.Sprintf("--metrics-bind-address=127.0.0.1:%d", metricsPort)
+		}
+		args = append(args, a)
+	}
+	args = append(args, "--leader-election-namespace="+dep.Namespace)
+	t.Logf("the operator runs as ServiceAccount %s/%s with %v", sa.Namespace, sa.Name, args)
+	return []string{"KUBECONFIG=" + path}, args
+}
+
+func runtimeDefaultConvert(u *unstructured.Unstructured, into any) error {
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, into)
 }

@@ -76,6 +76,7 @@ type GenAIPlatformReconciler struct {
 	Clock func() time.Time
 
 	applier  *apply.Applier
+	written  writtenStatuses // the last status written, per platform
 	watches  *childWatches
 	secrets  *secretWatches
 	clusters *clustercache.ClusterCache
@@ -99,6 +100,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Namespace, req.Name)
+			r.written.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -117,9 +119,16 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		}
 	}
 
-	sc := newScope(p)
+	sc := newScope(p, &r.written)
 	defer func() {
-		retErr = errors.Join(retErr, sc.close(ctx, r.Client, r.Recorder))
+		if err := sc.close(ctx, r.Client, r.Recorder); apierrors.IsConflict(err) {
+			// The cache is behind the platform: the status is written again from a fresh read.
+			if retErr == nil {
+				result.RequeueAfter = soonest(result.RequeueAfter, statusConflictRetry)
+			}
+		} else {
+			retErr = errors.Join(retErr, err)
+		}
 		recordMetrics(p, retErr)
 	}()
 
@@ -359,6 +368,10 @@ func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.Ge
 // child that must be gone first (kinds.Kind.GoneFirst); the child's deletion event also enqueues it.
 const requeueForRelease = 2 * time.Second
 
+// statusConflictRetry is how soon a status write refused for a stale cache is tried again: the cache
+// catches up within milliseconds.
+const statusConflictRetry = 200 * time.Millisecond
+
 // waitingDeletion says on the platform which children its deletion waits for, and what a human can do if
 // their controller is gone for good.
 func (r *GenAIPlatformReconciler) waitingDeletion(ctx context.Context, p *platformv1.GenAIPlatform, pending []string) error {
@@ -367,7 +380,7 @@ func (r *GenAIPlatformReconciler) waitingDeletion(ctx context.Context, p *platfo
 		strings.Join(pending, "; "))
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: status.ReasonDeletionWaiting, Message: msg, ObservedGeneration: p.Generation})
-	return patchStatus(ctx, r.Client, before, p)
+	return patchStatus(ctx, r.Client, &r.written, before, p)
 }
 
 // observeChildren reads every desired child back, in the cluster it went to, from that cluster's cache:
@@ -407,26 +420,80 @@ func (r *GenAIPlatformReconciler) observeChildren(ctx context.Context, desired r
 type scope struct {
 	platform *platformv1.GenAIPlatform
 	before   *platformv1.GenAIPlatform
+	written  *writtenStatuses
 }
 
-func newScope(p *platformv1.GenAIPlatform) *scope { return &scope{platform: p, before: p.DeepCopy()} }
+func newScope(p *platformv1.GenAIPlatform, written *writtenStatuses) *scope {
+	return &scope{platform: p, before: p.DeepCopy(), written: written}
+}
 
+// close writes the status when it changed. The platform read from the cache may not show the operator's
+// own last status write yet: then a status equal to the cached one can still differ from what the API
+// server holds (the write in between), and a patch computed against the cached one would miss fields.
+// So the patch carries the cached resourceVersion (a stale cache makes it fail with a conflict, and the
+// reconcile is retried on a fresh one), and a status equal to the cached one is still written when it
+// differs from the last one written, unless the cache shows that write.
 func (s *scope) close(ctx context.Context, c client.Client, rec events.EventRecorder) error {
-	if equality.Semantic.DeepEqual(s.before.Status, s.platform.Status) {
+	key := client.ObjectKeyFromObject(s.platform)
+	last, haveLast := s.written.get(key)
+	unchanged := equality.Semantic.DeepEqual(s.before.Status, s.platform.Status)
+	if unchanged && (!haveLast || last.resourceVersion == s.before.ResourceVersion || equality.Semantic.DeepEqual(last.status, s.platform.Status)) {
 		return nil
 	}
 	s.recordTransitions(rec)
 	s.recordOutage(rec)
-	return patchStatus(ctx, c, s.before, s.platform)
+	if err := c.Status().Patch(ctx, s.platform, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{})); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	s.written.set(key, s.platform.ResourceVersion, s.platform.Status)
+	return nil
+}
+
+// writtenStatuses remembers, per platform, the last status the operator wrote and the resourceVersion
+// the write gave the platform.
+type writtenStatuses struct {
+	mu   sync.Mutex
+	byNN map[types.NamespacedName]writtenStatus
+}
+
+type writtenStatus struct {
+	resourceVersion string
+	status          platformv1.GenAIPlatformStatus
+}
+
+func (w *writtenStatuses) get(key types.NamespacedName) (writtenStatus, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	ws, ok := w.byNN[key]
+	return ws, ok
+}
+
+func (w *writtenStatuses) set(key types.NamespacedName, rv string, st platformv1.GenAIPlatformStatus) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.byNN == nil {
+		w.byNN = map[types.NamespacedName]writtenStatus{}
+	}
+	w.byNN[key] = writtenStatus{resourceVersion: rv, status: *st.DeepCopy()}
+}
+
+func (w *writtenStatuses) forget(key types.NamespacedName) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.byNN, key)
 }
 
 // patchStatus writes p's status when it differs from before's, and only then: an empty patch is a
 // request, and a platform that waits (an unreachable cluster, a finalizer) must cost nothing meanwhile.
-func patchStatus(ctx context.Context, c client.Client, before, p *platformv1.GenAIPlatform) error {
+func patchStatus(ctx context.Context, c client.Client, written *writtenStatuses, before, p *platformv1.GenAIPlatform) error {
 	if equality.Semantic.DeepEqual(before.Status, p.Status) {
 		return nil
 	}
-	return client.IgnoreNotFound(c.Status().Patch(ctx, p, client.MergeFrom(before)))
+	if err := c.Status().Patch(ctx, p, client.MergeFrom(before)); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	written.set(client.ObjectKeyFromObject(p), p.ResourceVersion, p.Status)
+	return nil
 }
 
 // recordTransitions emits an event when the platform becomes ready or stops being ready: the changes a

@@ -346,7 +346,7 @@ func (r *GenAIPlatformReconciler) blockedDeletion(ctx context.Context, p *platfo
 		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse,
 			Reason: status.ReasonCleanupBlocked, Message: msg, ObservedGeneration: p.Generation})
 	}
-	return patchStatus(ctx, r.Client, before, p)
+	return patchStatus(ctx, r.Client, &r.written, before, p)
 }
 
 // removeFinalizer lets the platform go.

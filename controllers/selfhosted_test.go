@@ -402,12 +402,19 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 
 	waitQuiet(t)
 	mark := writes.mark()
+	// The timeline starts before the request, with the original key alone: a first sample taken after
+	// it could already show the next key staged (a quick operator, a slow test), and the replay below
+	// could then never see the refusal it must be able to see.
+	k0, admitted0, err := observe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeline := []linkSample{{at: time.Now(), sends: k0, admits: admitted0}}
 	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
 		latest.Annotations = map[string]string{platformv1.AnnotationRotateClusterKeys: "2026-11-25"}
 	})
 
 	// Record what each tier's Secret says, as often as the API server answers, until the rotation ends.
-	var timeline []linkSample
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		k, admitted, err := observe()

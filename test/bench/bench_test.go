@@ -10,6 +10,7 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -563,6 +564,16 @@ func (b *bench) baselineApply(models int, withControllers bool) (time.Duration, 
 	return took, len(bodies)
 }
 
+// platformStatus is a platform's status as JSON.
+func (b *bench) platformStatus(p *platform) string {
+	cur := &platformv1.GenAIPlatform{}
+	if err := b.admin.Get(b.ctx, p.key, cur); err != nil {
+		b.t.Fatal(err)
+	}
+	j, _ := json.Marshal(cur.Status)
+	return string(j)
+}
+
 // profileAPIServer takes a CPU profile of kube-apiserver (its /debug/pprof, on by default) for the next
 // BENCH_PPROF seconds into the benchmark's directory (BENCH_DIR keeps it), when BENCH_PPROF is set. The
 // channel closes when the profile is written, or at once without BENCH_PPROF.
@@ -654,11 +665,14 @@ func (b *bench) run() {
 	// 4. Upstream status changes on converged children.
 	isvc := first(largest.children, "InferenceService")
 	pr = b.begin("upstream status change: InferenceService (new message and lastTransitionTime)")
+	statusBefore := b.platformStatus(largest)
 	b.rewriteStatus(isvc, func(st map[string]any) {
 		setCondition(st, "PredictorReady", "Deployment has minimum availability. (rollout of a new ReplicaSet finished)")
 		setCondition(st, "Ready", "")
 	})
-	b.end(pr, len(largest.children), false)
+	if ph := b.end(pr, len(largest.children), false); ph.Writes > 0 {
+		b.logf("the platform's status before and after the InferenceService's change:\n%s\n%s", statusBefore, b.platformStatus(largest))
+	}
 	gw := childKey{GVK: first(largest.children, "Gateway").GVK, Namespace: largest.key.Namespace, Name: render.GatewayName(&platformv1.GenAIPlatform{ObjectMeta: metav1.ObjectMeta{Name: largest.key.Name}})}
 	pr = b.begin("upstream status change: Gateway (same addresses, new Programmed message)")
 	b.rewriteStatus(gw, func(st map[string]any) {

@@ -8,6 +8,7 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -121,7 +122,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 	sc := newScope(p, &r.written)
 	defer func() {
-		if err := sc.close(ctx, r.Client, r.Recorder); apierrors.IsConflict(err) {
+		if err := sc.close(ctx, r.Client, r.APIReader, r.Recorder); apierrors.IsConflict(err) {
 			// The cache is behind the platform: the status is written again from a fresh read.
 			if retErr == nil {
 				result.RequeueAfter = soonest(result.RequeueAfter, statusConflictRetry)
@@ -430,19 +431,37 @@ func newScope(p *platformv1.GenAIPlatform, written *writtenStatuses) *scope {
 // close writes the status when it changed. The platform read from the cache may not show the operator's
 // own last status write yet: then a status equal to the cached one can still differ from what the API
 // server holds (the write in between), and a patch computed against the cached one would miss fields.
-// So the patch carries the cached resourceVersion (a stale cache makes it fail with a conflict, and the
-// reconcile is retried on a fresh one), and a status equal to the cached one is still written when it
-// differs from the last one written, unless the cache shows that write.
-func (s *scope) close(ctx context.Context, c client.Client, rec events.EventRecorder) error {
+// So the patch carries the cached resourceVersion (a stale cache makes it fail with a conflict, and it is
+// made again against the platform read from the API server), and a status equal to the cached one is
+// still written when it differs from the last one written, unless the cache shows that write.
+func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader, rec events.EventRecorder) error {
 	key := client.ObjectKeyFromObject(s.platform)
 	last, haveLast := s.written.get(key)
 	unchanged := equality.Semantic.DeepEqual(s.before.Status, s.platform.Status)
-	if unchanged && (!haveLast || last.resourceVersion == s.before.ResourceVersion || equality.Semantic.DeepEqual(last.status, s.platform.Status)) {
+	if unchanged && (!haveLast || last.resourceVersion == s.before.ResourceVersion || last.same(s.platform.Status)) {
 		return nil
 	}
 	s.recordTransitions(rec)
 	s.recordOutage(rec)
-	if err := c.Status().Patch(ctx, s.platform, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{})); err != nil {
+	err := c.Status().Patch(ctx, s.platform, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{}))
+	if apierrors.IsConflict(err) {
+		// The cache is behind: the patch is made again against the platform as the API server has it
+		// now, read directly, so that the status is not left waiting for the next reconcile.
+		fresh := &platformv1.GenAIPlatform{}
+		if err := reader.Get(ctx, key, fresh); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+		if equality.Semantic.DeepEqual(fresh.Status, s.platform.Status) {
+			s.written.set(key, fresh.ResourceVersion, fresh.Status)
+			return nil
+		}
+		desired := fresh.DeepCopy()
+		desired.Status = s.platform.Status
+		if err = c.Status().Patch(ctx, desired, client.MergeFromWithOptions(fresh, client.MergeFromWithOptimisticLock{})); err == nil {
+			s.platform.ResourceVersion = desired.ResourceVersion
+		}
+	}
+	if err != nil {
 		return client.IgnoreNotFound(err)
 	}
 	s.written.set(key, s.platform.ResourceVersion, s.platform.Status)
@@ -458,7 +477,14 @@ type writtenStatuses struct {
 
 type writtenStatus struct {
 	resourceVersion string
-	status          platformv1.GenAIPlatformStatus
+	// status is the status as JSON, the form the API server keeps: compared so, an empty list and an
+	// absent one, or a time and the same time to the second, are the same status.
+	status []byte
+}
+
+func (w writtenStatus) same(st platformv1.GenAIPlatformStatus) bool {
+	b, err := json.Marshal(st)
+	return err == nil && string(b) == string(w.status)
 }
 
 func (w *writtenStatuses) get(key types.NamespacedName) (writtenStatus, bool) {
@@ -474,7 +500,8 @@ func (w *writtenStatuses) set(key types.NamespacedName, rv string, st platformv1
 	if w.byNN == nil {
 		w.byNN = map[types.NamespacedName]writtenStatus{}
 	}
-	w.byNN[key] = writtenStatus{resourceVersion: rv, status: *st.DeepCopy()}
+	b, _ := json.Marshal(st)
+	w.byNN[key] = writtenStatus{resourceVersion: rv, status: b}
 }
 
 func (w *writtenStatuses) forget(key types.NamespacedName) {

@@ -484,8 +484,16 @@ models: [{name: m, selfHosted: {storageUri: 'hf://org/m', placements: [{cluster:
 	// Steady with the model cluster unreachable: nothing written either.
 	far.stop(t)
 	eventually(t, 30*time.Second, func() error {
-		if ready, reason := clusterState(getPlatform(t, p), "far"); ready || reason != status.ReasonClusterUnreachable {
+		cur := getPlatform(t, p)
+		if ready, reason := clusterState(cur, "far"); ready || reason != status.ReasonClusterUnreachable {
 			return fmt.Errorf("far: ready=%v %s", ready, reason)
+		}
+		// The status quotes the probe's error: while the API server goes down it may read "connection
+		// reset by peer" before it settles on "connection refused", a real change the operator writes.
+		for _, mc := range cur.Status.ModelClusters {
+			if mc.Name == "far" && !strings.Contains(mc.Message, "connection refused") {
+				return fmt.Errorf("far: %s", mc.Message)
+			}
 		}
 		return nil
 	})

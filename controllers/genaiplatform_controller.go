@@ -557,6 +557,7 @@ func (s *scope) recordOutage(rec events.EventRecorder) {
 // values cached).
 func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata cache.Cache) error {
 	r.applier = apply.New(r.Client, r.Scheme, r.ApplyWorkers)
+	r.applier.Reader = mgr.GetAPIReader()
 	r.secrets = &secretWatches{config: mgr.GetConfig(), scheme: mgr.GetScheme(), mapper: mgr.GetRESTMapper(),
 		handler: handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret), watched: map[string]cache.Cache{}}
 	if err := mgr.Add(r.secrets); err != nil {

@@ -44,6 +44,10 @@ type Applier struct {
 	Scheme *runtime.Scheme
 	// Workers is how many requests ApplyAll sends at a time; zero or less: DefaultWorkers.
 	Workers int
+	// Reader, when set, reads from the API server directly. An object the cache does not hold, which
+	// this Applier made with the same content, is looked up there before it is applied again: the cache
+	// may just not show the operator's own create yet.
+	Reader client.Reader
 
 	mu      sync.Mutex
 	applied map[objectKey]appliedRecord
@@ -83,7 +87,11 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	if err != nil {
 		return false, err
 	}
-	switch err := a.Client.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, live); {
+	err = a.Client.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, live)
+	if apierrors.IsNotFound(err) && a.Reader != nil && a.madeAs(key, hash) {
+		err = a.Reader.Get(ctx, client.ObjectKey{Namespace: key.namespace, Name: key.name}, live)
+	}
+	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
 		return false, fmt.Errorf("reading %s %s: %w", gvk.Kind, key.name, err)
@@ -107,6 +115,14 @@ func (a *Applier) Apply(ctx context.Context, desired client.Object) (bool, error
 	}
 	a.remember(key, appliedRecord{hash: hash, owned: owned, resourceVersion: u.GetResourceVersion(), generation: u.GetGeneration()})
 	return true, nil
+}
+
+// madeAs tells whether this Applier last applied the object with this content.
+func (a *Applier) madeAs(key objectKey, hash string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rec, ok := a.applied[key]
+	return ok && rec.hash == hash
 }
 
 // DefaultWorkers is ApplyAll's concurrency when none is set: enough to make a platform of hundreds of

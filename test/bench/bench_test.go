@@ -904,13 +904,14 @@ func setCondition(st map[string]any, typ, message string) {
 
 // fleetResult is many platforms created at once.
 type fleetResult struct {
-	Platforms        int     `json:"platforms"`
-	ModelsEach       int     `json:"models_each"`
-	Children         int     `json:"children"`
-	ConvergedSeconds float64 `json:"converged_seconds"`
-	ReadySeconds     float64 `json:"ready_seconds"`
-	Writes           int     `json:"writes"`
-	WritesPerChild   float64 `json:"writes_per_child"`
+	Platforms           int     `json:"platforms"`
+	ModelsEach          int     `json:"models_each"`
+	Children            int     `json:"children"`
+	ConvergedSeconds    float64 `json:"converged_seconds"`
+	ReadySeconds        float64 `json:"ready_seconds"`
+	Writes              int     `json:"writes"`
+	WritesPerChild      float64 `json:"writes_per_child"`
+	ChildWritesPerChild float64 `json:"child_writes_per_child"`
 }
 
 func (b *bench) fleet() *fleetResult {
@@ -938,7 +939,7 @@ func (b *bench) fleet() *fleetResult {
 	conv, ready := b.waitConverged(ps, 20*time.Minute)
 	ph := b.end(pr, totalChildren(ps), false)
 	f := &fleetResult{Platforms: n, ModelsEach: m, Children: totalChildren(ps), ConvergedSeconds: conv.Sub(pr.from).Seconds(),
-		Writes: ph.Writes, WritesPerChild: ph.WritesPerChild}
+		Writes: ph.Writes, WritesPerChild: ph.WritesPerChild, ChildWritesPerChild: ph.ChildWritesPerChild}
 	if !ready.IsZero() {
 		f.ReadySeconds = ready.Sub(pr.from).Seconds()
 	}

@@ -50,6 +50,17 @@ type convergence struct {
 	ChildWritesPerChild float64 `json:"child_writes_per_child"`
 }
 
+// perChild picks what a check compares: the writes to the children per child, when the run and the
+// baseline both have them, else all writes per child. The platform's own writes (finalizer, status, and
+// a status patch retried after a conflict with a cache that was behind) vary with the machine's load;
+// the children's do not.
+func perChild(total, child, baseTotal, baseChild float64) (got, was float64, what string) {
+	if child > 0 && baseChild > 0 {
+		return child, baseChild, "child writes per child"
+	}
+	return total, baseTotal, "writes per child"
+}
+
 // baselineFile is test/bench/baseline.json: a bench-check run's results and the tolerances a later run
 // is held to.
 type baselineFile struct {
@@ -153,14 +164,16 @@ func compare(r results, base baselineFile) []check {
 				l += fmt.Sprintf(" or %.2f", tol.RatioCap)
 			}
 			add(fmt.Sprintf("convergence ratio, %d models", c.Models), ok, fmt.Sprintf("%.2f", c.Ratio), l)
-			add(fmt.Sprintf("writes per child, convergence of %d models", c.Models), c.WritesPerChild <= bc.WritesPerChild+tol.WritesPerChildSlack+1e-9,
-				fmt.Sprintf("%.3f", c.WritesPerChild), fmt.Sprintf("%.3f (baseline %.3f + %.2f)", bc.WritesPerChild+tol.WritesPerChildSlack, bc.WritesPerChild, tol.WritesPerChildSlack))
+			got, was, what := perChild(c.WritesPerChild, c.ChildWritesPerChild, bc.WritesPerChild, bc.ChildWritesPerChild)
+			add(fmt.Sprintf("%s, convergence of %d models", what, c.Models), got <= was+tol.WritesPerChildSlack+1e-9,
+				fmt.Sprintf("%.3f", got), fmt.Sprintf("%.3f (baseline %.3f + %.2f)", was+tol.WritesPerChildSlack, was, tol.WritesPerChildSlack))
 		}
 	}
 	if r.Fleet != nil && base.Results.Fleet != nil {
 		bf := base.Results.Fleet
-		add("writes per child, fleet", r.Fleet.WritesPerChild <= bf.WritesPerChild+tol.WritesPerChildSlack+1e-9,
-			fmt.Sprintf("%.3f", r.Fleet.WritesPerChild), fmt.Sprintf("%.3f (baseline %.3f + %.2f)", bf.WritesPerChild+tol.WritesPerChildSlack, bf.WritesPerChild, tol.WritesPerChildSlack))
+		got, was, what := perChild(r.Fleet.WritesPerChild, r.Fleet.ChildWritesPerChild, bf.WritesPerChild, bf.ChildWritesPerChild)
+		add(what+", fleet", got <= was+tol.WritesPerChildSlack+1e-9,
+			fmt.Sprintf("%.3f", got), fmt.Sprintf("%.3f (baseline %.3f + %.2f)", was+tol.WritesPerChildSlack, was, tol.WritesPerChildSlack))
 	}
 	for _, p := range r.Phases {
 		switch {

@@ -6,6 +6,8 @@
 #   bin/sim/envoy-gateway-v1.9.1        go install github.com/envoyproxy/gateway/cmd/envoy-gateway@v1.9.1
 #   bin/sim/kserve-manager-v0.20.0      go build in the wrapper module hack/tools/kserve (KServe's go.mod has
 #                                       replace directives, so go install refuses it)
+#   bin/sim/kserve-llmisvc-v0.20.0      the same for KServe's LLMInferenceService controller (cmd/llmisvc, a
+#                                       binary of its own in KServe v0.20)
 # and makes sure socat (a Debian package) is installed. Idempotent: a binary already built is kept (its
 # version is in its name). Builds run one after the other: the machines have 2 cores.
 set -euo pipefail
@@ -50,6 +52,14 @@ if [ ! -x "$SIM_BIN/kserve-manager-$KSERVE_VERSION" ]; then
   (cd "$ROOT/hack/tools/kserve" &&
     timed "kserve-manager-$KSERVE_VERSION" env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w" \
       -o "$SIM_BIN/kserve-manager-$KSERVE_VERSION" github.com/kserve/kserve/cmd/manager)
+fi
+
+# KServe's LLMInferenceService controller: a separate binary (llmisvc-controller.Dockerfile upstream).
+if [ ! -x "$SIM_BIN/kserve-llmisvc-$KSERVE_VERSION" ]; then
+  echo ">> building kserve-llmisvc-$KSERVE_VERSION (once)"
+  (cd "$ROOT/hack/tools/kserve" &&
+    timed "kserve-llmisvc-$KSERVE_VERSION" env CGO_ENABLED=0 GOFLAGS=-mod=mod go build -ldflags "-s -w" \
+      -o "$SIM_BIN/kserve-llmisvc-$KSERVE_VERSION" github.com/kserve/kserve/cmd/llmisvc)
 fi
 
 # socat relays the API server and KServe's webhook between the host's loopback and the controllers'

@@ -70,6 +70,7 @@ const (
 	stepTooBig   = "a model too big for its pool is not ready, with the scheduler's reason in the platform status"
 	stepStorage  = "S3, GCS and Azure Blob models: the pod KServe made has the storage initializer carrying the user's credentials, and the image pull Secret"
 	stepCanary   = "a team's GenAIModel with a 90/10 canary: KServe makes both versions Ready, their predictors scheduled, and the Tier Two HTTPRoute carries the weights, accepted by Envoy Gateway with its references resolved"
+	stepLLM      = "a team's GenAIModel with engine LLMInferenceService: KServe's LLM controller makes each version's vLLM pods (their arguments, their replica bounds), endpoint picker and InferencePool, and says what it says; Tier Two routes to the Ready version's InferencePool, as Envoy Gateway resolves it"
 	stepDelete   = "deleting the platforms leaves nothing of theirs behind (the admin's model namespace stays)"
 	stepInstall  = "helm install of dist/chart next to a kubebuilder-made operator in one namespace (neither selects the other's pods), helm uninstall, then kubectl apply --server-side -f dist/install.yaml"
 )
@@ -912,6 +913,8 @@ func TestSimulatedCluster(t *testing.T) {
 			})
 		}
 	})
+
+	step(t, stepLLM, false, []string{stepGateways}, testLLMInferenceService)
 
 	step(t, stepDelete, false, nil, func(t *testing.T) {
 		for _, name := range []string{"acme", "gpu"} {

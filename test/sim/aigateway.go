@@ -239,9 +239,17 @@ func aigwWebhookConfig(url string, caPEM []byte) *unstructured.Unstructured {
 
 // aigwExtensionManager is the extensionManager block of Envoy Gateway's configuration from the upstream
 // Helm values (manifests/envoy-gateway-values.yaml), reaching the controller's extension server over
-// the unix socket its relay serves instead of its Service's hostname.
+// the unix socket its relay serves instead of its Service's hostname, with the upstream InferencePool
+// addon (examples/inference-pool/envoy-gateway-values-addon.yaml): InferencePool v1 as a backend resource
+// of the extension. Envoy Gateway v1.9 resolves an HTTPRoute backendRef to an InferencePool only so (it
+// hands the pool to the extension server, which makes the endpoint picker's cluster); without it the
+// route is ResolvedRefs=False, InvalidKind.
 func aigwExtensionManager(sock string) string {
 	return `extensionManager:
+  backendResources:
+  - group: inference.networking.k8s.io
+    kind: InferencePool
+    version: v1
   hooks:
     xdsTranslator:
       translation:

@@ -1,10 +1,11 @@
 // Package sim runs a simulated GPU cluster on this machine, loopback only, with no container: a real
 // control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), kwok faking GPU nodes
-// and the pods scheduled on them, the real Envoy Gateway controller, the real KServe manager and the real
-// Envoy AI Gateway controller, with their CRDs and configuration. The binaries are built once by
-// hack/build-sim.sh and hack/build-aigw.sh into bin/. The Envoy AI Gateway controller is not served by the
-// Go module proxy: it is built from its source when that is there (AIGW_SRC), else the cluster runs
-// without it, with its CRDs, and says so (Cluster.AIGatewayAbsent).
+// and the pods scheduled on them, the real Envoy Gateway controller, the real KServe manager and KServe
+// LLMInferenceService controller, and the real Envoy AI Gateway controller, with their CRDs and
+// configuration. The binaries are built once by hack/build-sim.sh and hack/build-aigw.sh into bin/. The
+// Envoy AI Gateway controller is not served by the Go module proxy: it is built from its source when that
+// is there (AIGW_SRC), else the cluster runs without it, with its CRDs, and says so
+// (Cluster.AIGatewayAbsent).
 //
 // There is no data plane: Envoy and model server pods are kwok's fakes. What is real is every controller's
 // reading of the objects: acceptance, programming, scheduling, readiness, garbage collection.
@@ -45,7 +46,7 @@ type Options struct {
 	StateDir string
 	// NodePools is the node pools file; default test/sim/nodepools.yaml.
 	NodePools string
-	// BinDir holds kwok, envoy-gateway and kserve-manager; default bin/sim.
+	// BinDir holds kwok, envoy-gateway, kserve-manager and kserve-llmisvc; default bin/sim.
 	BinDir string
 	// K8sBinDir holds etcd, kube-apiserver, kube-controller-manager and kube-scheduler; default
 	// bin/k8s/<version>-linux-amd64.
@@ -85,6 +86,9 @@ type Cluster struct {
 	AIGatewayAbsent string
 	// restarts of the supervised processes (the Envoy AI Gateway controller).
 	restarts []Restart
+	// The LLMInferenceService controller's webhook CA and relay port (prepareLLMISVC).
+	llmisvcCA   []byte
+	llmisvcPort int
 }
 
 // Timing is how long one step of the start-up took.
@@ -190,6 +194,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	steps = append(steps,
 		startStep{"Envoy Gateway " + EnvoyGatewayVersion, func() error { return c.startEnvoyGateway(ctx) }},
 		startStep{"KServe " + KServeVersion, func() error { return c.startKServe(ctx) }},
+		startStep{"KServe " + KServeVersion + " LLMInferenceService controller", func() error { return c.startLLMISVC(ctx) }},
 	)
 	for _, s := range steps {
 		if err := c.step(s.name, s.f); err != nil {
@@ -206,7 +211,7 @@ func (c *Cluster) checkBinaries() error {
 	for _, p := range []string{
 		filepath.Join(c.K8sBinDir, "etcd"), filepath.Join(c.K8sBinDir, "kube-apiserver"),
 		filepath.Join(c.K8sBinDir, "kube-controller-manager"), filepath.Join(c.K8sBinDir, "kube-scheduler"),
-		c.bin("kwok"), c.bin("envoy-gateway"), c.bin("kserve-manager"),
+		c.bin("kwok"), c.bin("envoy-gateway"), c.bin("kserve-manager"), c.bin("kserve-llmisvc"),
 	} {
 		if _, err := os.Stat(p); err != nil {
 			missing = append(missing, p)
@@ -228,7 +233,7 @@ func (c *Cluster) checkBinaries() error {
 
 // bin is the path of a simulated-cluster binary, named with its version so a version bump rebuilds it.
 func (c *Cluster) bin(name string) string {
-	v := map[string]string{"kwok": KwokVersion, "envoy-gateway": EnvoyGatewayVersion, "kserve-manager": KServeVersion}[name]
+	v := map[string]string{"kwok": KwokVersion, "envoy-gateway": EnvoyGatewayVersion, "kserve-manager": KServeVersion, "kserve-llmisvc": KServeVersion}[name]
 	return filepath.Join(c.BinDir, name+"-"+v)
 }
 

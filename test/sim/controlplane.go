@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -79,6 +80,23 @@ func (c *Cluster) startControlPlane() error {
 	for _, sub := range []string{"clusterstoragecontainer", "localmodel"} {
 		env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join(ks, "config", "crd", "full", sub))
 	}
+	// KServe's LLM controller: its two CRDs, LLMInferenceService and LLMInferenceServiceConfig (its
+	// presets), are created once the API server runs (installLLMISVCCRDs), with their conversion webhook,
+	// in place of the test environment's LLMInferenceService CRD (its InferencePool CRDs stay). And the
+	// Workload Variant Autoscaler's VariantAutoscaling, KServe's only autoscaler for them (the operator's
+	// autoscaled versions use it): without that CRD KServe refuses the version (ScalingCRDNotFound) before
+	// it makes its HPA.
+	if err := c.prepareLLMISVC(); err != nil {
+		return err
+	}
+	env.CRDDirectoryPaths = slices.DeleteFunc(env.CRDDirectoryPaths, func(p string) bool {
+		return filepath.Dir(p) == filepath.Join(ks, "config", "crd", "full", "llmisvc")
+	})
+	wva, err := testenv.ModuleDir(WVAModule)
+	if err != nil {
+		return err
+	}
+	env.CRDDirectoryPaths = append(env.CRDDirectoryPaths, filepath.Join(wva, "config", "crd", "bases", "llmd.ai_variantautoscalings.yaml"))
 	env.ControlPlaneStartTimeout = 2 * time.Minute
 	env.ControlPlaneStopTimeout = 30 * time.Second
 	env.CRDInstallOptions.MaxTime = 3 * time.Minute
@@ -133,6 +151,9 @@ func (c *Cluster) startControlPlane() error {
 	c.Config = admin.Config()
 	c.Config.QPS, c.Config.Burst = 50, 100
 	if c.Client, err = client.New(c.Config, client.Options{Scheme: Scheme()}); err != nil {
+		return err
+	}
+	if err := c.installLLMISVCCRDs(context.Background(), ks); err != nil {
 		return err
 	}
 	api := env.ControlPlane.GetAPIServer()

@@ -83,7 +83,7 @@ func (c *Cluster) startKServe(ctx context.Context) error {
 	if err := c.relayWebhook(ctx, "relay-kserve-webhook", port, webhookSock, caPEM, "KServe's webhook server"); err != nil {
 		return err
 	}
-	hooks, err := kserveWebhooks(mod, fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
+	hooks, err := kserveWebhooks(filepath.Join(mod, "config", "webhook", "manifests.yaml"), fmt.Sprintf("https://127.0.0.1:%d", port), caPEM)
 	if err != nil {
 		return err
 	}
@@ -160,9 +160,9 @@ func kserveIngressGateway() *unstructured.Unstructured {
 	}}
 }
 
-// kserveWebhooks are KServe's webhook configurations from its module, pointed at url with caPEM.
-func kserveWebhooks(mod, url string, caPEM []byte) ([]*unstructured.Unstructured, error) {
-	objs, err := ReadObjects(filepath.Join(mod, "config", "webhook", "manifests.yaml"))
+// kserveWebhooks are KServe's webhook configurations from a file of its module, pointed at url with caPEM.
+func kserveWebhooks(path, url string, caPEM []byte) ([]*unstructured.Unstructured, error) {
+	objs, err := ReadObjects(path)
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func (r *GenAIPlatformReconciler) observeAttachedModels(ctx context.Context, p *
 		if !m.DeletionTimestamp.IsZero() {
 			continue
 		}
-		a := attachedModel{obj: m, spec: platformv1.ModelSpec{Name: m.Spec.Name, SelfHosted: m.Spec.SelfHosted.DeepCopy(), Routes: slices.Clone(m.Spec.Routes)}}
+		a := attachedModel{obj: m, spec: platformv1.ModelSpec{Name: m.Spec.Name, SelfHosted: m.Spec.SelfHosted.DeepCopy(), Routes: slices.Clone(m.Spec.Routes), Budget: m.Spec.Budget.DeepCopy()}}
 		allowed, ok := admitted[m.Namespace]
 		if !ok {
 			var err error

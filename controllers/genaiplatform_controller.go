@@ -75,6 +75,9 @@ type GenAIPlatformReconciler struct {
 	Outages *APIServerOutages
 	// Clock is the time source of key rotation; nil: time.Now.
 	Clock func() time.Time
+	// keyGen makes a tenant's generated key; nil: newKey (random). The offline preview makes
+	// recognisable placeholders instead.
+	keyGen func(tenant string) string
 
 	applier  *apply.Applier
 	written  writtenStatuses // the last status written, per platform
@@ -151,6 +154,12 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	eff, attachedNames := withAttached(p, attached)
+	// The GenAITenants of the platform: their keys join the client keys, their model lists and budgets
+	// become the access policies and rate-limit rules.
+	tenants, tenantsDue, err := r.observeTenants(ctx, p, &f)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	targets, err := r.observeModelClusters(ctx, eff, served, &f)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -160,7 +169,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
 	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
 	// does not answer is left as it is until it does.
-	desired := render.Render(render.Input{Platform: eff, Facts: f})
+	desired := render.Render(render.Input{Platform: eff, Facts: f, Tenants: acceptedTenants(tenants)})
 	local, held := desired.In(""), []client.Object(nil)
 	for _, mc := range p.Spec.ModelClusters {
 		switch {
@@ -196,6 +205,9 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if p.Status.AttachedModels, err = r.attachedStatus(ctx, p, attached, attachedStatuses); err != nil {
 		applyErr = errors.Join(applyErr, err)
 	}
+	if p.Status.Tenants, err = r.tenantStatus(ctx, p, tenants, in); err != nil {
+		applyErr = errors.Join(applyErr, err)
+	}
 	if applyErr == nil {
 		p.Status.ObservedGeneration = p.Generation
 	}
@@ -217,6 +229,10 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// watch every namespace: it looks at them again on a timer.
 	if allowedFrom(p) == platformv1.FromSelector && len(attached) > 0 {
 		again = soonest(again, r.selectorRecheck())
+	}
+	// A tenant's rotated-out keys are dropped when their grace period ends, with no event to say so.
+	if !tenantsDue.IsZero() {
+		again = soonest(again, max(tenantsDue.Sub(r.now()), time.Second))
 	}
 	return ctrl.Result{RequeueAfter: soonest(again, r.recheckStalled(p))}, applyErr
 }
@@ -566,11 +582,17 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata ca
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1.GenAIModel{}, platformRefIndex, indexPlatformRef); err != nil {
 		return err
 	}
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &platformv1.GenAITenant{}, tenantPlatformIndex, indexTenantPlatform); err != nil {
+		return err
+	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&platformv1.GenAIPlatform{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}, deletionPredicate()))).
 		Named("genaiplatform").
 		// Teams' models: a change of what they declare (not their status, which the operator writes).
 		Watches(&platformv1.GenAIModel{}, handler.EnqueueRequestsFromMapFunc(platformOfModel), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Tenants: a change of their spec, or of their rotate-keys annotation (not their status).
+		Watches(&platformv1.GenAITenant{}, handler.EnqueueRequestsFromMapFunc(platformOfTenant),
+			builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		// Remote model clusters' objects and health changes, mapped to their platform by its labels.
 		WatchesRawSource(source.Channel(r.clusters.Events(), handler.EnqueueRequestsFromMapFunc(platformOfChild))).
 		// Namespaces labelled to allow platforms, that a platform's local model clusters name: the label
@@ -601,7 +623,7 @@ func deletionPredicate() predicate.Predicate {
 }
 
 // platformsReferencingSecret maps a Secret change to the platforms in its namespace that read it, and
-// to the platforms of the GenAIModels in its namespace that read it.
+// to the platforms of the GenAITenants and GenAIModels in its namespace that read it.
 func (r *GenAIPlatformReconciler) platformsReferencingSecret(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
 	var list platformv1.GenAIPlatformList
 	if err := r.Client.List(ctx, &list, client.InNamespace(s.Namespace)); err != nil {
@@ -611,6 +633,15 @@ func (r *GenAIPlatformReconciler) platformsReferencingSecret(ctx context.Context
 	for i := range list.Items {
 		if referencedSecrets(&list.Items[i])[s.Name] {
 			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: s.Namespace, Name: list.Items[i].Name}})
+		}
+	}
+	var tenants platformv1.GenAITenantList
+	if err := r.Client.List(ctx, &tenants, client.InNamespace(s.Namespace)); err == nil {
+		for i := range tenants.Items {
+			t := &tenants.Items[i]
+			if ak := t.Spec.APIKeys; ak != nil && ak.SecretRef != nil && ak.SecretRef.Name == s.Name {
+				out = append(out, reconcile.Request{NamespacedName: tenantPlatformKey(t)})
+			}
 		}
 	}
 	var models platformv1.GenAIModelList

@@ -52,6 +52,43 @@ func ObserveSecretsOffline(ctx context.Context, p *platformv1.GenAIPlatform, sec
 	return r.observeSecrets(ctx, p)
 }
 
+// ObserveOffline is ObserveSecretsOffline with the platform's GenAITenants too: which the platform
+// accepts, and their keys, by the reconciler's own code. Generated keys are "generated-<tenant>-<n>"
+// (never a real key: `manager render` redacts Secret values anyway, and golden files stay stable), and a
+// tenant's own Secret is read from secrets.
+func ObserveOffline(ctx context.Context, p *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, secrets []*corev1.Secret) (facts.Facts, []*platformv1.GenAITenant) {
+	f := ObserveSecretsOffline(ctx, p, secrets)
+	if f.Invalid != nil || len(tenants) == 0 {
+		return f, nil
+	}
+	b := fake.NewClientBuilder().WithScheme(NewScheme()).WithIndex(&platformv1.GenAITenant{}, tenantPlatformIndex, indexTenantPlatform)
+	for _, s := range secrets {
+		s = s.DeepCopy()
+		if s.Namespace == "" {
+			s.Namespace = p.Namespace
+		}
+		b = b.WithObjects(s)
+	}
+	for _, t := range tenants {
+		t = t.DeepCopy()
+		if t.Namespace == "" {
+			t.Namespace = p.Namespace
+		}
+		b = b.WithObjects(t)
+	}
+	c := b.Build()
+	n := 0
+	r := &GenAIPlatformReconciler{Client: c, APIReader: c, keyGen: func(tenant string) string {
+		n++
+		return fmt.Sprintf("generated-%s-%d", tenant, n)
+	}}
+	observed, _, err := r.observeTenants(ctx, p, &f)
+	if err != nil {
+		return f, nil
+	}
+	return f, acceptedTenants(observed)
+}
+
 // modelDownloads reads each self-hosted model's download credentials and image pull Secrets.
 func (r *GenAIPlatformReconciler) modelDownloads(ctx context.Context, p *platformv1.GenAIPlatform) (map[string]facts.ModelDownload, map[string]facts.Problem) {
 	downloads, problems := map[string]facts.ModelDownload{}, map[string]facts.Problem{}

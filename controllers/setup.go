@@ -61,6 +61,7 @@ func CacheOptions() cache.Options {
 		ByObject: map[client.Object]cache.ByObject{
 			&platformv1.GenAIPlatform{}: {Label: labels.Everything()},
 			&platformv1.GenAIModel{}:    {Label: labels.Everything()},
+			&platformv1.GenAITenant{}:   {Label: labels.Everything()},
 		},
 	}
 }
@@ -186,5 +187,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := r.SetupWithManager(mgr, metadata); err != nil {
 		return err
 	}
-	return (&orphanModels{client: r.Client}).setup(mgr)
+	if err := (&orphanModels{client: r.Client}).setup(mgr); err != nil {
+		return err
+	}
+	return (&orphanTenants{client: r.Client}).setup(mgr)
 }

@@ -71,7 +71,7 @@ func TestInvalidPlatformsAreRefused(t *testing.T) {
 		{"self-hosted without placements", gw + "models: [{name: m, selfHosted: {storageUri: 'hf://x/y', placements: []}}]", "placements"},
 		{"limit for unknown model", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Hour, models: [nope]}]}", "spec.gateway.limits[].models"},
 		{"per-client limit without client auth", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Hour, perClient: true}]}", "perClient needs spec.gateway.clientAuth"},
-		{"limit period", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Week}]}", "spec.gateway.limits[0].per"},
+		{"limit period", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 10, per: Year}]}", "spec.gateway.limits[0].per"},
 		{"zero tokens", "gateway: {listener: {protocol: HTTP}, limits: [{name: l, tokens: 0, per: Hour}]}", "spec.gateway.limits[0].tokens"},
 		{"empty client auth", "gateway: {listener: {protocol: HTTP}, clientAuth: {}}", "apiKeys or jwt"},
 		{"api keys and jwt on the same header", "gateway: {listener: {protocol: HTTP}, clientAuth: {apiKeys: {secretRef: {name: k}}, jwt: {issuer: 'https://x', jwksURI: 'https://x/jwks'}}}", "spec.gateway.clientAuth.apiKeys.header must name a header other than Authorization"},

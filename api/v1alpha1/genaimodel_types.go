@@ -67,6 +67,11 @@ type GenAIModelSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	Routes []ModelRoute `json:"routes,omitempty"`
+
+	// Budget is the model's own token budget, for all the platform's clients together: it protects the
+	// team's GPUs from any one burst of demand.
+	// +optional
+	Budget *ModelBudget `json:"budget,omitempty"`
 }
 
 // PlatformReference names a GenAIPlatform.

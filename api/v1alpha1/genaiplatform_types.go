@@ -121,6 +121,58 @@ type GatewaySpec struct {
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=16
 	Limits []TokenLimit `json:"limits,omitempty"`
+
+	// Costs is the price table that turns token usage into money, for GenAITenants' cost budgets, the
+	// access log and metrics.
+	// +optional
+	Costs *CostSpec `json:"costs,omitempty"`
+}
+
+// CostSpec prices token usage.
+type CostSpec struct {
+	// Currency is the ISO 4217 code of the prices and cost budgets, for example USD: a label for humans,
+	// no conversion is made.
+	// +kubebuilder:validation:Pattern=`^[A-Z]{3}$`
+	Currency string `json:"currency"`
+
+	// Prices per model and provider; the first entry that matches a request's model and backend prices
+	// it. A model without a price costs nothing.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=256
+	// +listType=atomic
+	Prices []ModelPrice `json:"prices"`
+}
+
+// ModelPrice is the price of a model's tokens, on one provider or on every backend.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.provider) && has(self.modelCluster))",message="spec.gateway.costs.prices[]: set at most one of provider and modelCluster"
+type ModelPrice struct {
+	// Model is a model name, or a glob where * matches any run of characters ("*" prices every model).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9*][A-Za-z0-9._/:*-]*$`
+	Model string `json:"model"`
+
+	// Provider limits the price to the model's requests sent to this provider of spec.providers.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Provider string `json:"provider,omitempty"`
+
+	// ModelCluster limits the price to the model's requests served by this model cluster (self-hosted
+	// capacity has a cost too).
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	ModelCluster string `json:"modelCluster,omitempty"`
+
+	// Input is the price of a million input tokens, a decimal with at most 6 decimals, below 1000.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,3}(\.[0-9]{1,6})?$`
+	Input string `json:"input"`
+
+	// Output is the price of a million output tokens, a decimal with at most 6 decimals, below 1000.
+	// +kubebuilder:validation:MaxLength=10
+	// +kubebuilder:validation:Pattern=`^[0-9]{1,3}(\.[0-9]{1,6})?$`
+	Output string `json:"output"`
 }
 
 // GatewayExposure is how a gateway's Envoy proxies are exposed and sized.
@@ -271,10 +323,19 @@ type JWTAuth struct {
 	// +kubebuilder:default=sub
 	// +kubebuilder:validation:MaxLength=253
 	ClientIDClaim string `json:"clientIDClaim,omitempty"`
+
+	// TenantClaim is the claim whose value names the client's GenAITenant (their spec.jwt.claimValues),
+	// for example "groups" or "tenant". Envoy copies it into the header x-genai-tenant-claim, where the
+	// tenants' model access rules and budgets read it. Empty: JWT clients are not attributed to tenants.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.:/-]+$`
+	TenantClaim string `json:"tenantClaim,omitempty"`
 }
 
-// LimitPeriod is the period a token budget covers.
-// +kubebuilder:validation:Enum=Second;Minute;Hour;Day
+// LimitPeriod is the period a token budget covers. Week and Month are fixed windows of Envoy's rate limit
+// service (a month is 30 days), not calendar ones.
+// +kubebuilder:validation:Enum=Second;Minute;Hour;Day;Week;Month
 type LimitPeriod string
 
 // TokenType says which tokens a budget counts.
@@ -300,7 +361,7 @@ type TokenLimit struct {
 	// +kubebuilder:validation:Maximum=4294967295
 	Tokens int64 `json:"tokens"`
 
-	// Per is the period: Second, Minute, Hour or Day.
+	// Per is the period: Second, Minute, Hour, Day, Week or Month.
 	Per LimitPeriod `json:"per"`
 
 	// PerClient gives every client its own budget (needs clientAuth); false: one budget shared by all.
@@ -608,6 +669,28 @@ type ModelSpec struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	Routes []ModelRoute `json:"routes,omitempty"`
+
+	// Budget is the model's own token budget, for all clients together: it protects self-hosted
+	// capacity (or a provider quota) from any one burst of demand.
+	// +optional
+	Budget *ModelBudget `json:"budget,omitempty"`
+}
+
+// ModelBudget is a model's own token budget, shared by every client (Envoy Gateway's global rate limit).
+type ModelBudget struct {
+	// Tokens is the budget per window.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=4294967295
+	Tokens int64 `json:"tokens"`
+
+	// Per is the window: Minute, Hour, Day, Week or Month.
+	// +kubebuilder:validation:XValidation:rule="self != 'Second'",message="budget.per must be Minute, Hour, Day, Week or Month"
+	Per LimitPeriod `json:"per"`
+
+	// TokenType is which tokens count: Total (default), Input or Output.
+	// +optional
+	// +kubebuilder:default=Total
+	TokenType TokenType `json:"tokenType,omitempty"`
 }
 
 // SelfHostedModel is a model served by KServe InferenceServices in model clusters.
@@ -1002,6 +1085,10 @@ type GenAIPlatformStatus struct {
 	// AttachedModels summarises the GenAIModels attached to the platform; each has its own status.
 	// +optional
 	AttachedModels *AttachedModelsStatus `json:"attachedModels,omitempty"`
+
+	// Tenants summarises the GenAITenants of the platform; each has its own status.
+	// +optional
+	Tenants *TenantsStatus `json:"tenants,omitempty"`
 
 	// LastAPIServerOutage is the last time the operator lost this cluster's API server: nothing could be
 	// read or written while it lasted, so changes made meanwhile took effect only after it ended. Absent

@@ -165,7 +165,7 @@ func TestConfigMapShipsTheScript(t *testing.T) {
 
 func configMap() []byte {
 	var b strings.Builder
-	b.WriteString(`# Ships the GenAIPlatform and GenAIModel health checks to Argo CD. Generated from
+	b.WriteString(`# Ships the GenAIPlatform, GenAIModel and GenAITenant health checks to Argo CD. Generated from
 # resource_customizations/platform.genai.dev/<kind>/health.lua by
 # go test ./config/argocd -run TestConfigMapShipsTheScript -update
 # Merge it into Argo CD's argocd-cm:

@@ -1,4 +1,5 @@
-// Package argocd holds what Argo CD needs to show the health of GenAIPlatforms and GenAIModels: the Lua
+// Package argocd holds what Argo CD needs to show the health of GenAIPlatforms, GenAIModels and
+// GenAITenants: the Lua
 // health checks (in Argo CD's own resource_customizations layout, so they can be proposed upstream as
 // built-in checks), the argocd-cm snippet that ships them, and an Application example. Health runs a
 // script the way Argo CD does, for tests.
@@ -27,6 +28,11 @@ const ConfigMapKey = "resource.customizations.health.platform.genai.dev_GenAIPla
 //go:embed resource_customizations/platform.genai.dev/GenAIModel/health.lua
 var ModelHealthScript string
 
+// TenantHealthScript is the Argo CD health check of platform.genai.dev/GenAITenant.
+//
+//go:embed resource_customizations/platform.genai.dev/GenAITenant/health.lua
+var TenantHealthScript string
+
 // Check is one kind's health check: its directory under resource_customizations, its script, and the
 // argocd-cm key that ships it.
 type Check struct {
@@ -37,6 +43,7 @@ type Check struct {
 var Checks = []Check{
 	{Kind: "GenAIPlatform", Script: HealthScript, Key: ConfigMapKey},
 	{Kind: "GenAIModel", Script: ModelHealthScript, Key: "resource.customizations.health.platform.genai.dev_GenAIModel"},
+	{Kind: "GenAITenant", Script: TenantHealthScript, Key: "resource.customizations.health.platform.genai.dev_GenAITenant"},
 }
 
 // HealthStatus is what the script returns, as Argo CD reads it.

@@ -9,6 +9,7 @@ package facts
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,6 +46,9 @@ type Secrets struct {
 	// A model whose Secrets cannot be read has a problem instead (Stalled when a human must fix it).
 	ModelDownloads map[string]ModelDownload
 	ModelProblems  map[string]Problem
+
+	// Tenants are the accepted GenAITenants' keys, by tenant name.
+	Tenants map[string]TenantKeys
 }
 
 // ModelDownload is what a self-hosted model's pods need from the user's Secrets.
@@ -249,4 +253,83 @@ func ClusterKeyFromSecret(data map[string][]byte, annotations map[string]string)
 		Token: annotations[annotationRotationToken], SwitchedAt: annotations[annotationKeySwitchedAt],
 		StagedAt: annotations[annotationKeyStagedAt], CreatedAt: annotations[annotationKeyCreatedAt],
 	}
+}
+
+// TenantKeys are a GenAITenant's API keys as observed (generated or read from the tenant's Secret). Their
+// values never leave them except into the managed Secrets render writes; Problem never holds one.
+type TenantKeys struct {
+	// Keys are the keys Tier One accepts, by key name: the client id of each is "<tenant>.<key name>".
+	Keys map[string][]byte
+	// Generated is the state of operator-generated keys, written back into the tenant's generated Secret
+	// (nil when the tenant brings its own Secret).
+	Generated *GeneratedTenantKeys
+	// Problem is why the tenant has no usable key (its Secret missing or empty).
+	Problem *Problem
+}
+
+// GeneratedTenantKeys is the state of a tenant's generated keys: the current ones and, for a grace period
+// after a rotation, the previous ones.
+type GeneratedTenantKeys struct {
+	// Current are the keys by name (key-1, key-2, ...).
+	Current map[string][]byte
+	// Previous are the keys a rotation replaced, still accepted (as "<key name>.previous") until the
+	// grace period after SwitchedAt has passed.
+	Previous map[string][]byte
+	// Token is the last rotation request acted upon (the tenant's rotate-keys annotation).
+	Token string
+	// SwitchedAt is when the current keys replaced the previous ones (RFC 3339), empty without previous.
+	SwitchedAt string
+}
+
+// PreviousKeySuffix marks, in a generated keys Secret and in client ids, a key being rotated out.
+const PreviousKeySuffix = ".previous"
+
+// Annotations of a tenant's generated keys Secret that record a rotation.
+const (
+	AnnotationTenantRotationToken = "platform.genai.dev/rotation-token"
+	AnnotationTenantKeysSwitched  = "platform.genai.dev/keys-switched-at"
+)
+
+// SecretData is the generated Secret's data: each current key under its name, each previous one under
+// "<name>.previous".
+func (g GeneratedTenantKeys) SecretData() map[string][]byte {
+	data := make(map[string][]byte, len(g.Current)+len(g.Previous))
+	for k, v := range g.Current {
+		data[k] = v
+	}
+	for k, v := range g.Previous {
+		data[k+PreviousKeySuffix] = v
+	}
+	return data
+}
+
+// SecretAnnotations record the rotation state (nil when there is nothing to record).
+func (g GeneratedTenantKeys) SecretAnnotations() map[string]string {
+	a := map[string]string{}
+	if g.Token != "" {
+		a[AnnotationTenantRotationToken] = g.Token
+	}
+	if g.SwitchedAt != "" {
+		a[AnnotationTenantKeysSwitched] = g.SwitchedAt
+	}
+	if len(a) == 0 {
+		return nil
+	}
+	return a
+}
+
+// GeneratedTenantKeysFromSecret reads the state back from the generated Secret.
+func GeneratedTenantKeysFromSecret(data map[string][]byte, annotations map[string]string) GeneratedTenantKeys {
+	g := GeneratedTenantKeys{Current: map[string][]byte{}, Token: annotations[AnnotationTenantRotationToken], SwitchedAt: annotations[AnnotationTenantKeysSwitched]}
+	for k, v := range data {
+		if name, ok := strings.CutSuffix(k, PreviousKeySuffix); ok {
+			if g.Previous == nil {
+				g.Previous = map[string][]byte{}
+			}
+			g.Previous[name] = v
+			continue
+		}
+		g.Current[k] = v
+	}
+	return g
 }

@@ -53,6 +53,8 @@ func TestRBACAgreesWithRegistry(t *testing.T) {
 		"platform.genai.dev/genaiplatforms/finalizers":   true,
 		"platform.genai.dev/genaimodels":                 true, // teams' models, attached to platforms
 		"platform.genai.dev/genaimodels/status":          true,
+		"platform.genai.dev/genaitenants":                true, // tenants of platforms
+		"platform.genai.dev/genaitenants/status":         true,
 		"apiextensions.k8s.io/customresourcedefinitions": true, // which child kinds are served
 	}
 	for _, tc := range []struct {

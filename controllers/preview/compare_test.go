@@ -93,7 +93,7 @@ func TestRenderMatchesController(t *testing.T) {
 
 	// The samples, as `kubectl apply --server-side -f config/samples` would.
 	var platforms []types.NamespacedName
-	for _, f := range []string{"secrets.yaml", "secrets-selfhosted.yaml", "platform_v1alpha1_genaiplatform.yaml", "platform_v1alpha1_genaiplatform_selfhosted.yaml"} {
+	for _, f := range []string{"secrets.yaml", "secrets-selfhosted.yaml", "platform_v1alpha1_genaiplatform.yaml", "platform_v1alpha1_genaiplatform_selfhosted.yaml", "platform_v1alpha1_genaitenant.yaml"} {
 		for _, o := range readObjects(t, filepath.Join(samples, f)) {
 			if err := k8s.Apply(ctx, client.ApplyConfigurationFromUnstructured(o), client.FieldOwner("kubectl")); err != nil {
 				t.Fatalf("%s: %v", f, err)

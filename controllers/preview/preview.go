@@ -122,6 +122,7 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 		opts.Namespace = "default"
 	}
 	var platforms []*platformv1.GenAIPlatform
+	var tenants []*platformv1.GenAITenant
 	for _, f := range opts.Files {
 		files, err := yamlFiles(f)
 		if err != nil {
@@ -133,6 +134,7 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 				return nil, err
 			}
 			platforms = append(platforms, docs.Platforms...)
+			tenants = append(tenants, docs.Tenants...)
 		}
 	}
 	if len(platforms) == 0 {
@@ -163,14 +165,33 @@ func Render(ctx context.Context, opts Options) ([]Platform, error) {
 		}
 		// The reconciler's own Secret code, on an in-memory cluster that holds only these Secrets (and no
 		// managed Secrets: the preview is the first reconcile).
-		pv.Facts = controllers.ObserveSecretsOffline(ctx, p, visible)
+		var accepted []*platformv1.GenAITenant
+		pv.Facts, accepted = controllers.ObserveOffline(ctx, p, TenantsOf(p, tenants, opts.Namespace), visible)
 		if pv.Facts.Invalid == nil {
 			AssumeClusterFacts(p, &pv.Facts)
-			pv.Output = render.Render(render.Input{Platform: p, Facts: pv.Facts})
+			pv.Output = render.Render(render.Input{Platform: p, Facts: pv.Facts, Tenants: accepted})
 		}
 		out = append(out, pv)
 	}
 	return out, nil
+}
+
+// TenantsOf are the GenAITenants that name a platform (a tenant without a namespace is in ns, as with
+// kubectl apply -n).
+func TenantsOf(p *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, ns string) []*platformv1.GenAITenant {
+	var out []*platformv1.GenAITenant
+	for _, t := range tenants {
+		tns := t.Namespace
+		if tns == "" {
+			tns = ns
+		}
+		if tns == p.Namespace && t.Spec.PlatformRef.Name == p.Name {
+			t = t.DeepCopy()
+			t.Namespace = tns
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // AssumeClusterFacts adds to the facts what only a live cluster knows, optimistically: every model
@@ -354,6 +375,8 @@ func redact(secret map[string]any) {
 type Documents struct {
 	Platforms []*platformv1.GenAIPlatform
 	Secrets   []*corev1.Secret
+	// Tenants are GenAITenants, parsed strictly: each joins the platform it names.
+	Tenants []*platformv1.GenAITenant
 	// Facts is a `kind: Facts` document, parsed strictly: what the reconciler would have observed about
 	// the platform's clusters (the golden tests' way to give what only a live cluster knows).
 	Facts *facts.Facts
@@ -399,6 +422,15 @@ func (d *Documents) add(raw map[string]any) error {
 			return errors.New("a GenAIPlatform without metadata.name")
 		}
 		d.Platforms = append(d.Platforms, p)
+	case raw["kind"] == "GenAITenant" && raw["apiVersion"] == platformv1.GroupVersion.String():
+		t := &platformv1.GenAITenant{}
+		if err := strict(raw, t); err != nil {
+			return err
+		}
+		if t.Name == "" {
+			return errors.New("a GenAITenant without metadata.name")
+		}
+		d.Tenants = append(d.Tenants, t)
 	case raw["kind"] == "Secret" && raw["apiVersion"] == "v1":
 		j, err := sigyaml.Marshal(raw)
 		if err != nil {

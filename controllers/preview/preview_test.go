@@ -165,7 +165,8 @@ func TestGroupsPerCluster(t *testing.T) {
 
 // Without Secrets, every referenced Secret is assumed: since values are redacted, the objects are those
 // the real Secrets give, and only the header's Secrets line differs, and the client ids of the clients'
-// key Secret (its data keys, which nobody knows offline: one PlaceholderClientID stands for them).
+// key Secret (its data keys, which nobody knows offline: one PlaceholderClientID stands for them), also
+// where the tenants' access policies list the platform's own clients.
 func TestPlaceholderSecrets(t *testing.T) {
 	withSecrets, _, code := run(t, "-f", samples, "--secrets-from", samples)
 	if code != 0 {
@@ -180,7 +181,8 @@ func TestPlaceholderSecrets(t *testing.T) {
 		t.Fatalf("%d lines with Secrets, %d without", len(a), len(b))
 	}
 	for i := range a {
-		clientID := strings.TrimSpace(b[i]) == preview.PlaceholderClientID+": "+preview.Redacted && strings.HasSuffix(a[i], ": "+preview.Redacted)
+		clientID := strings.TrimSpace(b[i]) == preview.PlaceholderClientID+": "+preview.Redacted && strings.HasSuffix(a[i], ": "+preview.Redacted) ||
+			strings.TrimSpace(b[i]) == "- "+preview.PlaceholderClientID && strings.HasPrefix(strings.TrimSpace(a[i]), "- ")
 		if a[i] != b[i] && !clientID && !(strings.HasPrefix(a[i], "# Secrets: read from") && strings.HasPrefix(b[i], "# Secrets: not given")) {
 			t.Errorf("line %d differs:\n  with Secrets:    %s\n  without Secrets: %s", i+1, a[i], b[i])
 		}
@@ -254,5 +256,28 @@ func TestUsage(t *testing.T) {
 	}
 	if _, errOut, code := run(t, "-f", filepath.Join(samples, "secrets.yaml")); code != 1 || !strings.Contains(errOut, "no GenAIPlatform") {
 		t.Errorf("a file without platforms: exit %d, %s", code, errOut)
+	}
+}
+
+// TestTenantKeysNeverPrinted: `manager render` of a platform with GenAITenants shows their generated
+// keys Secret and the clients' key Secret with every tenant's client id, and no key: neither the keys
+// the operator would generate nor those of the tenants' own Secrets.
+func TestTenantKeysNeverPrinted(t *testing.T) {
+	in := filepath.Join("..", "render", "testdata", "tenants.in.yaml")
+	out, errOut, code := run(t, "-f", in, "--secrets-from", in)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, v := range []string{"generated-team-a-1", "key-b-ci", "key-b-laptop", "key-c-own", "key-ops"} {
+		for _, s := range []string{v, base64.StdEncoding.EncodeToString([]byte(v))} {
+			if strings.Contains(out, s) || strings.Contains(errOut, s) {
+				t.Errorf("a tenant key is printed: %q", s)
+			}
+		}
+	}
+	for _, want := range []string{"name: team-a-generated-keys", "key-1: " + preview.Redacted, "team-a.key-2: " + preview.Redacted, "team-b.ci: " + preview.Redacted, "name: ten-access-gpt-4o"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the preview lacks %q", want)
+		}
 	}
 }

@@ -150,7 +150,11 @@ type routeShard struct {
 
 // aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,
 // so that appending a model never moves the others.
-func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule) (shards []routeShard, withFallback []string) {
+//
+// With named rules (tenants control model access), each rule carries its model's RuleName, which Envoy AI
+// Gateway copies into the generated HTTPRoute, so that a policy can target the one model's rule. Without
+// tenants the rules stay unnamed, as before tenants existed, so those platforms' routes do not change.
+func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, named bool, routes map[string][]Target) (shards []routeShard, withFallback []string) {
 	var out []routeShard
 	for chunk := range slices.Chunk(rules, MaxRulesPerRoute) {
 		name := RouteName(p, len(out))
@@ -168,6 +172,9 @@ func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule) (shards []r
 		fallback := false
 		var models []string
 		for _, r := range chunk {
+			if named {
+				r.rule.Name = RuleName(r.model)
+			}
 			route.Spec.Rules = append(route.Spec.Rules, r.rule)
 			models = append(models, r.model)
 			fallback = fallback || r.fallback
@@ -175,16 +182,23 @@ func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule) (shards []r
 		if fallback {
 			withFallback = append(withFallback, name)
 		}
-		route.Spec.LLMRequestCosts = llmRequestCosts(p)
+		route.Spec.LLMRequestCosts = llmRequestCosts(p, named)
+		if cel := routeCostCEL(p, models, routes); cel != "" {
+			route.Spec.LLMRequestCosts = append(route.Spec.LLMRequestCosts, costRequestCost(cel))
+		}
 		out = append(out, routeShard{route: route, models: models})
 	}
 	return out, withFallback
 }
 
 // llmRequestCosts makes Envoy AI Gateway record each response's input, output and total tokens in
-// dynamic metadata, where the token limits' rate-limit rules charge them. Only set when there are limits.
-func llmRequestCosts(p *platformv1.GenAIPlatform) []aigv1b1.LLMRequestCost {
-	if len(p.Spec.Gateway.Limits) == 0 {
+// dynamic metadata, where the token limits' and budgets' rate-limit rules charge them (and the access log
+// reads them). Only set when something counts tokens: limits, a model's budget, tenants (their budgets)
+// or a price table.
+func llmRequestCosts(p *platformv1.GenAIPlatform, tenants bool) []aigv1b1.LLMRequestCost {
+	counted := len(p.Spec.Gateway.Limits) > 0 || tenants || p.Spec.Gateway.Costs != nil ||
+		slices.ContainsFunc(p.Spec.Models, func(m platformv1.ModelSpec) bool { return m.Budget != nil })
+	if !counted {
 		return nil
 	}
 	return []aigv1b1.LLMRequestCost{

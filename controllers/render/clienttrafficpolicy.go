@@ -13,9 +13,21 @@ import (
 // bodies (long prompts, images, tool definitions); 50 MiB is what Envoy AI Gateway's examples use.
 var llmBufferLimit = resource.MustParse("50Mi")
 
-// clientTrafficPolicy sizes the Tier One listener for LLM traffic.
-func clientTrafficPolicy(p *platformv1.GenAIPlatform) *egv1a1.ClientTrafficPolicy {
+// clientTrafficPolicy sizes the Tier One listener for LLM traffic. With tenants, it also removes the
+// client-id and tenant-claim headers from every request as it arrives, before any filter: those headers
+// are set by Envoy's authentication filters and read by the tenants' access rules and budgets, and a
+// value sent by the client (a JWT without the tenant claim, for which jwt_authn sets nothing) would
+// otherwise pass for an identity.
+func clientTrafficPolicy(p *platformv1.GenAIPlatform, tp *tenantPlan) *egv1a1.ClientTrafficPolicy {
 	limit := llmBufferLimit.DeepCopy()
+	var headers *egv1a1.HeaderSettings
+	if tp.active() {
+		remove := []string{ClientIDHeader(p)}
+		if tenantClaim(p) != "" {
+			remove = append(remove, TenantClaimHeader)
+		}
+		headers = &egv1a1.HeaderSettings{EarlyRequestHeaders: &egv1a1.HTTPHeaderFilter{Remove: remove}}
+	}
 	return &egv1a1.ClientTrafficPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindClientTrafficPolicy},
 		ObjectMeta: objectMeta(p, clientTrafficPolicyName(p), "tier-one"),
@@ -24,6 +36,7 @@ func clientTrafficPolicy(p *platformv1.GenAIPlatform) *egv1a1.ClientTrafficPolic
 				TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{gatewayTargetRef(p)},
 			},
 			Connection: &egv1a1.ClientConnection{BufferLimit: &limit},
+			Headers:    headers,
 		},
 	}
 }

@@ -78,7 +78,7 @@ func OutputYAML(t testing.TB, p *platformv1.GenAIPlatform, out render.Output) []
 	return b
 }
 
-// LoadInput reads YAML files holding one GenAIPlatform, any number of Secrets and optionally a Facts
+// LoadInput reads YAML files holding one GenAIPlatform, any number of Secrets and GenAITenants, and optionally a Facts
 // document (parsed strictly into facts.Facts), with the preview's reader. The Secrets are resolved by the
 // reconciler's own code. Every model cluster gets a fixed key unless the Facts give one: the reconciler
 // always has one.
@@ -92,6 +92,7 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 		}
 		docs.Platforms = append(docs.Platforms, d.Platforms...)
 		docs.Secrets = append(docs.Secrets, d.Secrets...)
+		docs.Tenants = append(docs.Tenants, d.Tenants...)
 		if d.Facts != nil {
 			docs.Facts = d.Facts
 		}
@@ -103,7 +104,7 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 	if p.UID == "" {
 		p.UID = "00000000-0000-0000-0000-000000000001"
 	}
-	f := controllers.ObserveSecretsOffline(context.Background(), p, docs.Secrets)
+	f, tenants := controllers.ObserveOffline(context.Background(), p, preview.TenantsOf(p, docs.Tenants, p.Namespace), docs.Secrets)
 	if docs.Facts != nil {
 		f.Clusters, f.Placements = docs.Facts.Clusters, docs.Facts.Placements
 	}
@@ -118,7 +119,7 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 		}
 		f.SetCluster(mc.Name, cf)
 	}
-	return render.Input{Platform: p, Facts: f}
+	return render.Input{Platform: p, Facts: f, Tenants: tenants}
 }
 
 var scheme = controllers.NewScheme()

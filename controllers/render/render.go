@@ -16,6 +16,8 @@ import (
 type Input struct {
 	Platform *platformv1.GenAIPlatform
 	Facts    facts.Facts
+	// Tenants are the GenAITenants the platform accepted; their keys are in Facts.Secrets.Tenants.
+	Tenants []*platformv1.GenAITenant
 }
 
 // Part is the part of a platform a child object serves: status rolls children up by part.
@@ -49,6 +51,8 @@ type Component struct {
 	Backends map[string][]string
 	// Placement is the placement an InferenceService serves.
 	Placement *facts.PlacementID
+	// Tenant is the GenAITenant a child is made for (its generated keys).
+	Tenant string
 }
 
 // Child is one desired object, where it goes, and what it serves.
@@ -81,6 +85,9 @@ type Output struct {
 	// Routes are, by model name, the backends Tier One routes the model to. A model missing here has no
 	// usable backend.
 	Routes map[string][]Target
+
+	// Tenants are, by name, what render made of each accepted tenant.
+	Tenants map[string]*TenantResult
 }
 
 // In returns the objects that go to one cluster, in apply order: the platform's own cluster for "",
@@ -112,24 +119,36 @@ func Render(in Input) Output {
 	out := Output{Routes: map[string][]Target{}}
 	b := builder{out: &out}
 	secrets := in.Facts.Secrets
+	var tp *tenantPlan
+	if len(in.Tenants) > 0 {
+		tp = planTenants(p, in.Tenants, secrets)
+		out.Tenants = tp.results
+	}
 
 	gateway1 := Component{Part: PartGateway}
 	t1 := tierOneGateway(p)
 	if t1.managedClass {
 		b.add("", gateway1, gatewayClass(t1))
 	}
-	b.add("", gateway1, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p))
+	b.add("", gateway1, envoyProxy(t1), gateway(t1), clientTrafficPolicy(p, tp))
 	if gc := gatewayConfig(p); gc != nil {
 		b.add("", gateway1, gc)
 	}
 	if ca := p.Spec.Gateway.ClientAuth; ca != nil {
 		if ca.APIKeys != nil {
-			b.add("", gateway1, clientKeysSecret(p, secrets.ClientKeys))
+			keys := secrets.ClientKeys
+			if tp.active() {
+				keys = tp.keys
+			}
+			b.add("", gateway1, clientKeysSecret(p, keys))
 		}
 		b.add("", gateway1, clientAuthPolicy(p))
 	}
-	if btp := tokenLimitPolicy(p); btp != nil {
+	if btp := tokenLimitPolicy(p, tp); btp != nil {
 		b.add("", gateway1, btp)
+	}
+	for _, t := range tp.tenantsWithGeneratedKeys(secrets) {
+		b.add("", Component{Part: PartGateway, Tenant: t.Name}, tenantKeysSecret(p, t, *secrets.Tenants[t.Name].Generated))
 	}
 
 	providers := map[string]bool{} // providers rendered: their credentials resolved
@@ -192,9 +211,16 @@ func Render(in Input) Output {
 	}
 
 	rules := modelRules(in, providers, linked, pending, out.Routes)
-	routes, withFallback := aiGatewayRoutes(p, rules)
+	routes, withFallback := aiGatewayRoutes(p, rules, tp.active(), out.Routes)
 	for _, r := range routes {
 		b.add("", Component{Part: PartRoutes, Models: r.models}, r.route)
+	}
+	if tp.active() {
+		for _, r := range routes {
+			for _, m := range r.models {
+				b.add("", Component{Part: PartGateway, Models: []string{m}}, accessPolicy(p, m, r.route.GetName(), tp))
+			}
+		}
 	}
 	if btp := fallbackPolicy(p, withFallback); btp != nil {
 		b.add("", gateway1, btp)

@@ -1,6 +1,9 @@
 package render
 
 import (
+	"fmt"
+	"slices"
+
 	"k8s.io/utils/ptr"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
@@ -132,11 +135,78 @@ func clientAuthPolicy(p *platformv1.GenAIPlatform) *egv1a1.SecurityPolicy {
 			}
 			provider.ClaimToHeaders = []egv1a1.ClaimToHeader{{Claim: claim, Header: header}}
 		}
+		if ca.JWT.TenantClaim != "" {
+			provider.ClaimToHeaders = append(provider.ClaimToHeaders, egv1a1.ClaimToHeader{Claim: ca.JWT.TenantClaim, Header: TenantClaimHeader})
+		}
 		spec.JWT = &egv1a1.JWT{Providers: []egv1a1.JWTProvider{provider}}
 	}
 	return &egv1a1.SecurityPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindSecurityPolicy},
 		ObjectMeta: objectMeta(p, clientAuthPolicyName(p), "client-auth"),
 		Spec:       spec,
+	}
+}
+
+// maxPrincipalValues is Envoy Gateway's limit of values in one authorization header match.
+const maxPrincipalValues = 256
+
+// AccessPolicyName names the SecurityPolicy that says which tenants may call a model.
+func AccessPolicyName(p *platformv1.GenAIPlatform, model string) string {
+	return Name(p.Name, "access", SafeName(model))
+}
+
+// RuleName is the name of a model's rule in its AIGatewayRoute, which Envoy AI Gateway carries into the
+// generated HTTPRoute: the access policy targets it as a section of that route.
+func RuleName(model string) string { return SafeName(model) }
+
+// accessPolicy lets only the clients allowed to call a model reach its rule: the platform's own clients
+// (the keys of spec.gateway.clientAuth.apiKeys keep access to every model) and the tenants whose
+// spec.models match it, by client id or tenant claim. Everyone else gets 403.
+//
+// It targets one rule of the HTTPRoute Envoy AI Gateway generates from the model's AIGatewayRoute. The
+// Envoy filter chain authenticates (api_key_auth, jwt_authn), then Envoy AI Gateway's external processor
+// reads the body's model, sets x-ai-eg-model and clears the route cache, so the model's rule is selected,
+// and only then does the rbac filter run, with that rule's configuration. mergeType keeps the Gateway's
+// authentication on the rule: without it a route-level policy replaces the Gateway's, and the client-id
+// header would be whatever the client sent. One policy per model: the objects grow with models, and
+// each one's size with the number of client ids allowed to call it, never tenants × models.
+func accessPolicy(p *platformv1.GenAIPlatform, model, route string, tp *tenantPlan) *egv1a1.SecurityPolicy {
+	var rules []egv1a1.AuthorizationRule
+	addRules := func(prefix, header string, values []string) {
+		for i := 0; len(values) > 0; i++ {
+			n := min(len(values), maxPrincipalValues)
+			rules = append(rules, egv1a1.AuthorizationRule{
+				Name:      ptr.To(fmt.Sprintf("%s-%d", prefix, i)),
+				Action:    egv1a1.AuthorizationActionAllow,
+				Principal: &egv1a1.Principal{Headers: []egv1a1.AuthorizationHeaderMatch{{Name: header, Values: values[:n]}}},
+			})
+			values = values[n:]
+		}
+	}
+	addRules("platform-clients", ClientIDHeader(p), tp.ownClients)
+	var ids, claims []string
+	for _, name := range tp.allowed[model] {
+		ids = append(ids, tp.results[name].ClientIDs...)
+		if t := tp.tenant(name); t.Spec.JWT != nil && tenantClaim(p) != "" {
+			claims = append(claims, t.Spec.JWT.ClaimValues...)
+		}
+	}
+	addRules("tenant-keys", ClientIDHeader(p), ids)
+	slices.Sort(claims)
+	addRules("tenant-claims", TenantClaimHeader, slices.Compact(claims))
+	return &egv1a1.SecurityPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: egv1a1.GroupVersion.String(), Kind: egv1a1.KindSecurityPolicy},
+		ObjectMeta: objectMeta(p, AccessPolicyName(p, model), "tenants"),
+		Spec: egv1a1.SecurityPolicySpec{
+			PolicyTargetReferences: egv1a1.PolicyTargetReferences{TargetRefs: []gwapiv1.LocalPolicyTargetReferenceWithSectionName{{
+				LocalPolicyTargetReference: gwapiv1.LocalPolicyTargetReference{Group: gwapiv1.GroupName, Kind: "HTTPRoute", Name: gwapiv1.ObjectName(route)},
+				SectionName:                ptr.To(gwapiv1.SectionName(RuleName(model))),
+			}}},
+			MergeType: ptr.To(egv1a1.StrategicMerge),
+			Authorization: &egv1a1.Authorization{
+				Rules:         rules,
+				DefaultAction: ptr.To(egv1a1.AuthorizationActionDeny),
+			},
+		},
 	}
 }

@@ -51,6 +51,7 @@ func proxyTelemetry(p *platformv1.GenAIPlatform) *egv1a1.ProxyTelemetry {
 				Provider: egv1a1.TracingProvider{Type: egv1a1.TracingProviderTypeOpenTelemetry, Host: ptr.To(host), Port: port},
 			}
 			t.Tracing.SamplingFraction = samplingFraction(o.Tracing.SamplingRatio)
+			t.Tracing.Tags = spanTags(p)
 		}
 	}
 	if o.AccessLog != nil && o.AccessLog.Enabled {
@@ -60,12 +61,32 @@ func proxyTelemetry(p *platformv1.GenAIPlatform) *egv1a1.ProxyTelemetry {
 			logFormat[k] = v
 		}
 		logFormat["client_id"] = "%REQ(" + ClientIDHeader(p) + ")%"
+		// The tenant is the client id's prefix ("<tenant>.<key>"); a JWT client's is its tenant claim.
+		if tenantClaim(p) != "" {
+			logFormat["tenant_claim"] = "%REQ(" + TenantClaimHeader + ")%"
+		}
+		if p.Spec.Gateway.Costs != nil {
+			logFormat["cost"] = "%DYNAMIC_METADATA(" + AIGatewayMetadataNamespace + ":" + CostMetadataKey + ")%"
+		}
 		t.AccessLog = &egv1a1.ProxyAccessLog{Settings: []egv1a1.ProxyAccessLogSetting{{
 			Format: &egv1a1.ProxyAccessLogFormat{Type: &format, JSON: logFormat},
 			Sinks:  []egv1a1.ProxyAccessLogSink{{Type: egv1a1.ProxyAccessLogSinkTypeFile, File: &egv1a1.FileEnvoyProxyAccessLog{Path: "/dev/stdout"}}},
 		}}}
 	}
 	return t
+}
+
+// spanTags attribute each Tier One span to its client and tenant (the client id is "<tenant>.<key>" for
+// a tenant's key), from the headers Envoy's authentication filters set. Nil without client auth.
+func spanTags(p *platformv1.GenAIPlatform) map[string]string {
+	if p.Spec.Gateway.ClientAuth == nil {
+		return nil
+	}
+	tags := map[string]string{"genai.client.id": "%REQ(" + ClientIDHeader(p) + ")%"}
+	if tenantClaim(p) != "" {
+		tags["genai.tenant.claim"] = "%REQ(" + TenantClaimHeader + ")%"
+	}
+	return tags
 }
 
 // hostPort splits an OTLP endpoint (http://collector.monitoring:4317) into host and port.

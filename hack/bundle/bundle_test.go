@@ -54,8 +54,8 @@ func validate(t *testing.T, dir string) (errs, warns []string) {
 	if err != nil {
 		t.Fatalf("loading the bundle: %v", err)
 	}
-	if b.CSV == nil || len(b.V1CRDs) != 2 {
-		t.Fatalf("the bundle should hold a CSV and the GenAIPlatform and GenAIModel CRDs: %d CRDs", len(b.V1CRDs))
+	if b.CSV == nil || len(b.V1CRDs) != 3 {
+		t.Fatalf("the bundle should hold a CSV and the GenAIPlatform, GenAIModel and GenAITenant CRDs: %d CRDs", len(b.V1CRDs))
 	}
 	// Every validator gets every object (the CSV and CRD validators look at those, not at the bundle),
 	// as operator-sdk bundle validate does, and the optional values.
@@ -256,7 +256,7 @@ func TestBundleDeclaresNoDependencies(t *testing.T) {
 		t.Errorf("install modes: %v", modes)
 	}
 	owned := csv.Spec.CustomResourceDefinitions.Owned
-	if len(owned) != 2 {
+	if len(owned) != 3 {
 		t.Fatalf("owned CRDs: %+v", owned)
 	}
 	for _, o := range owned {

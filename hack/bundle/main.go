@@ -85,6 +85,7 @@ var DefaultSamples = []string{
 	"config/samples/platform_v1alpha1_genaiplatform.yaml",
 	"config/samples/platform_v1alpha1_genaiplatform_selfhosted.yaml",
 	"config/samples/platform_v1alpha1_genaimodel.yaml",
+	"config/samples/platform_v1alpha1_genaitenant.yaml",
 }
 
 func main() {

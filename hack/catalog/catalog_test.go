@@ -107,7 +107,7 @@ func TestCatalogValidates(t *testing.T) {
 			gvks = append(gvks, string(p.Value))
 		}
 	}
-	if len(gvks) != 2 || !strings.Contains(gvks[0]+gvks[1], `"kind":"GenAIPlatform"`) || !strings.Contains(gvks[0]+gvks[1], `"kind":"GenAIModel"`) {
+	if all := strings.Join(gvks, ""); len(gvks) != 3 || !strings.Contains(all, `"kind":"GenAIPlatform"`) || !strings.Contains(all, `"kind":"GenAIModel"`) || !strings.Contains(all, `"kind":"GenAITenant"`) {
 		t.Errorf("the bundle provides %v", gvks)
 	}
 	if head.CsvJSON != "" || len(head.Objects) != 0 {

@@ -526,7 +526,7 @@ affinity: {}
 
   kubectl -n {{ .Release.Namespace }} rollout status deploy/`+g.deployment+`
 
-Its CRDs (GenAIPlatform, GenAIModel) come from the chart's crds/: Helm installs them once and never
+Its CRDs (GenAIPlatform, GenAIModel, GenAITenant) come from the chart's crds/: Helm installs them once and never
 upgrades or deletes them (docs/install.md says how to upgrade). Your first platform:
 `+source+`/blob/{{ .Chart.AppVersion }}/docs/getting-started.md
 `)

@@ -91,7 +91,8 @@ type LLMRequestCost struct {
 	Type LLMRequestCostType `json:"type"`
 
 	// CEL computes the cost when Type is CEL. It must return a non-negative integer; it can use model,
-	// backend ("name.namespace"), input_tokens, cached_input_tokens, cache_creation_input_tokens,
+	// backend ("<namespace>/<AIServiceBackend>/route/<route>/rule/<i>/ref/<j>" in v1.1), route_name,
+	// input_tokens, cached_input_tokens, cache_creation_input_tokens,
 	// output_tokens, total_tokens and reasoning_tokens.
 	// +optional
 	CEL *string `json:"cel,omitempty"`

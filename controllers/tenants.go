@@ -1,0 +1,314 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
+	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/render"
+	"github.com/genai-platform/genai-platform-operator/controllers/status"
+)
+
+// +kubebuilder:rbac:groups=platform.genai.dev,resources=genaitenants,verbs=get;list;watch
+// +kubebuilder:rbac:groups=platform.genai.dev,resources=genaitenants/status,verbs=get;update;patch
+
+// tenantPlatformIndex indexes GenAITenants by the platform they name, "<namespace>/<name>".
+const tenantPlatformIndex = "spec.platformRef.name"
+
+func tenantPlatformKey(t *platformv1.GenAITenant) types.NamespacedName {
+	return types.NamespacedName{Namespace: t.Namespace, Name: t.Spec.PlatformRef.Name}
+}
+
+func indexTenantPlatform(obj client.Object) []string {
+	t, ok := obj.(*platformv1.GenAITenant)
+	if !ok {
+		return nil
+	}
+	return []string{tenantPlatformKey(t).String()}
+}
+
+// platformOfTenant maps a GenAITenant to the platform it names.
+func platformOfTenant(_ context.Context, obj client.Object) []reconcile.Request {
+	t, ok := obj.(*platformv1.GenAITenant)
+	if !ok || t.Spec.PlatformRef.Name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: tenantPlatformKey(t)}}
+}
+
+// observedTenant is a GenAITenant that names the platform, and the platform's verdict on it.
+type observedTenant struct {
+	obj *platformv1.GenAITenant
+	// refused is why the platform does not serve it (nil: accepted).
+	refused *metav1.Condition
+}
+
+// observeTenants reads the GenAITenants that name the platform, decides which it serves (those whose
+// ways of naming requests the platform's client auth supports), and reads or generates each accepted
+// tenant's keys into f. due is when a key rotation's grace period ends (zero: none under way).
+func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platformv1.GenAIPlatform, f *facts.Facts) (out []observedTenant, due time.Time, err error) {
+	var list platformv1.GenAITenantList
+	if err := r.Client.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingFields{tenantPlatformIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
+		return nil, due, fmt.Errorf("listing the GenAITenants of the platform: %w", err)
+	}
+	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	ca := p.Spec.Gateway.ClientAuth
+	for i := range list.Items {
+		t := &list.Items[i]
+		if !t.DeletionTimestamp.IsZero() {
+			continue
+		}
+		ot := observedTenant{obj: t}
+		switch {
+		case t.Spec.APIKeys != nil && (ca == nil || ca.APIKeys == nil):
+			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.apiKeys: platform %s/%s has no spec.gateway.clientAuth.apiKeys: its Tier One reads no API key", p.Namespace, p.Name))
+		case t.Spec.JWT != nil && (ca == nil || ca.JWT == nil || ca.JWT.TenantClaim == ""):
+			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.jwt: platform %s/%s has no spec.gateway.clientAuth.jwt.tenantClaim: no JWT claim names tenants", p.Namespace, p.Name))
+		}
+		if ot.refused == nil && t.Spec.APIKeys != nil {
+			tk, tDue, err := r.tenantKeys(ctx, p, t)
+			if err != nil {
+				return nil, due, err
+			}
+			if f.Secrets.Tenants == nil {
+				f.Secrets.Tenants = map[string]facts.TenantKeys{}
+			}
+			f.Secrets.Tenants[t.Name] = tk
+			if !tDue.IsZero() && (due.IsZero() || tDue.Before(due)) {
+				due = tDue
+			}
+		}
+		out = append(out, ot)
+	}
+	return out, due, nil
+}
+
+// acceptedTenants are the tenants render serves.
+func acceptedTenants(tenants []observedTenant) []*platformv1.GenAITenant {
+	var out []*platformv1.GenAITenant
+	for _, t := range tenants {
+		if t.refused == nil {
+			out = append(out, t.obj)
+		}
+	}
+	return out
+}
+
+// tenantKeys reads a tenant's keys: its own Secret's (read from the API server, never cached), or the
+// generated ones, advanced by at most one rotation step. Values never leave the result except into the
+// Secrets render writes; problems name Secrets and key names only.
+func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.TenantKeys, time.Time, error) {
+	if ref := t.Spec.APIKeys.SecretRef; ref != nil {
+		var s corev1.Secret
+		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}, &s); err != nil {
+			if apierrors.IsNotFound(err) {
+				return facts.TenantKeys{Problem: &facts.Problem{Reason: platformv1.ReasonKeysNotFound, Stalled: true,
+					Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s not found: the tenant has no key", t.Namespace, ref.Name)}}, time.Time{}, nil
+			}
+			return facts.TenantKeys{}, time.Time{}, fmt.Errorf("reading Secret %s/%s of GenAITenant %s: %w", t.Namespace, ref.Name, t.Name, err)
+		}
+		keys := map[string][]byte{}
+		for k, v := range s.Data {
+			if len(v) > 0 {
+				keys[k] = v
+			}
+		}
+		if len(keys) == 0 {
+			return facts.TenantKeys{Problem: &facts.Problem{Reason: platformv1.ReasonKeysNotFound, Stalled: true,
+				Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s holds no key", t.Namespace, ref.Name)}}, time.Time{}, nil
+		}
+		return facts.TenantKeys{Keys: keys}, time.Time{}, nil
+	}
+	g, due, err := r.generatedTenantKeys(ctx, p, t)
+	if err != nil {
+		return facts.TenantKeys{}, time.Time{}, err
+	}
+	keys := map[string][]byte{}
+	for k, v := range g.Current {
+		keys[k] = v
+	}
+	for k, v := range g.Previous {
+		keys[k+facts.PreviousKeySuffix] = v
+	}
+	return facts.TenantKeys{Keys: keys, Generated: &g}, due, nil
+}
+
+// generatedTenantKeys is the state of a tenant's generated keys for this reconcile, as the cluster-key
+// rotation does it (modelclusters.go), with one tier to update instead of two: on a new value of the
+// rotate-keys annotation, new keys replace the current ones, which stay accepted (as "<name>.previous")
+// until the key rotation grace period has passed, time for the applications to read the new ones. The
+// count follows spec.apiKeys.generate.keys: missing keys are made, extra ones dropped.
+func (r *GenAIPlatformReconciler) generatedTenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.GeneratedTenantKeys, time.Time, error) {
+	var s corev1.Secret
+	name := types.NamespacedName{Namespace: p.Namespace, Name: render.TenantKeysSecretName(t.Name)}
+	requested := t.Annotations[platformv1.AnnotationRotateKeys]
+	stored := true
+	if err := r.Client.Get(ctx, name, &s); err != nil {
+		// The cache may not have seen the last write yet: ask the API server before making new keys, or
+		// the tenant's keys would change under its applications' feet.
+		switch err := r.APIReader.Get(ctx, name, &s); {
+		case apierrors.IsNotFound(err):
+			stored = false
+		case err != nil:
+			return facts.GeneratedTenantKeys{}, time.Time{}, fmt.Errorf("reading the generated keys of GenAITenant %s: %w", t.Name, err)
+		}
+	}
+	g := facts.GeneratedTenantKeys{Current: map[string][]byte{}, Token: requested}
+	if stored {
+		g = facts.GeneratedTenantKeysFromSecret(s.Data, s.Annotations)
+	}
+	now := r.now()
+	grace := r.keyRotationGrace()
+	if len(g.Previous) > 0 {
+		switched, err := time.Parse(time.RFC3339, g.SwitchedAt)
+		if err != nil || now.Sub(switched) >= grace {
+			g.Previous, g.SwitchedAt = nil, ""
+		}
+	}
+	if stored && requested != "" && requested != g.Token && len(g.Current) > 0 {
+		g.Previous, g.Current = g.Current, map[string][]byte{}
+		g.Token, g.SwitchedAt = requested, now.UTC().Format(time.RFC3339Nano)
+	}
+	want := map[string]bool{}
+	for i := 1; i <= int(t.Spec.APIKeys.Generate.Keys); i++ {
+		k := fmt.Sprintf("key-%d", i)
+		want[k] = true
+		if len(g.Current[k]) == 0 {
+			g.Current[k] = []byte(r.newTenantKey(t.Name))
+		}
+	}
+	for k := range g.Current {
+		if !want[k] {
+			delete(g.Current, k)
+		}
+	}
+	var due time.Time
+	if len(g.Previous) > 0 {
+		switched, _ := time.Parse(time.RFC3339, g.SwitchedAt)
+		due = switched.Add(grace)
+	}
+	return g, due, nil
+}
+
+func (r *GenAIPlatformReconciler) newTenantKey(tenant string) string {
+	if r.keyGen != nil {
+		return r.keyGen(tenant)
+	}
+	return newKey()
+}
+
+// tenantStatus writes each GenAITenant's status (only those that changed) and returns the platform's
+// summary of them; nil when no GenAITenant names the platform.
+func (r *GenAIPlatformReconciler) tenantStatus(ctx context.Context, p *platformv1.GenAIPlatform, tenants []observedTenant, in status.Input) (*platformv1.TenantsStatus, error) {
+	if len(tenants) == 0 {
+		return nil, nil
+	}
+	sum := &platformv1.TenantsStatus{}
+	var notReady []string
+	var errs []error
+	for _, ot := range tenants {
+		t := ot.obj
+		before := t.DeepCopy()
+		st := computeTenantStatus(p, ot, in)
+		st.Conditions = t.Status.Conditions
+		for _, c := range tenantConditions(p, ot, in) {
+			c.ObservedGeneration = t.Generation
+			meta.SetStatusCondition(&st.Conditions, c)
+		}
+		t.Status = st
+		switch {
+		case ot.refused != nil:
+			sum.Refused++
+			notReady = append(notReady, t.Name+": "+ot.refused.Reason)
+		default:
+			sum.Accepted++
+			if meta.IsStatusConditionTrue(st.Conditions, platformv1.ConditionReady) {
+				sum.Ready++
+			} else {
+				notReady = append(notReady, t.Name+": "+meta.FindStatusCondition(st.Conditions, platformv1.ConditionReady).Reason)
+			}
+		}
+		if !equality.Semantic.DeepEqual(before.Status, t.Status) {
+			if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
+				errs = append(errs, fmt.Errorf("writing the status of GenAITenant %s/%s: %w", t.Namespace, t.Name, err))
+			}
+		}
+	}
+	sort.Strings(notReady)
+	sum.NotReady = notReady[:min(len(notReady), 10)]
+	return sum, errors.Join(errs...)
+}
+
+// computeTenantStatus is a tenant's status fields other than its conditions.
+func computeTenantStatus(p *platformv1.GenAIPlatform, ot observedTenant, in status.Input) platformv1.GenAITenantStatus {
+	t := ot.obj
+	st := platformv1.GenAITenantStatus{ObservedGeneration: t.Generation}
+	res := in.Desired.Tenants[t.Name]
+	if ot.refused != nil || res == nil {
+		return st
+	}
+	st.KeysSecretName = res.KeysSecret
+	st.ClientIDs = int32(len(res.ClientIDs))
+	st.Models = res.Models[:min(len(res.Models), 64)]
+	st.UnknownModels = res.Unknown[:min(len(res.Unknown), 80)]
+	st.RefusedBudgets = res.RefusedBudgets
+	if why := status.BudgetsRefusedBy(in); why != "" {
+		for _, b := range res.Budgets {
+			st.RefusedBudgets = append(st.RefusedBudgets, b+": "+why)
+		}
+	}
+	st.RefusedBudgets = st.RefusedBudgets[:min(len(st.RefusedBudgets), 16)]
+	return st
+}
+
+// tenantConditions are a tenant's Accepted and Ready conditions. Ready is False while its keys are
+// missing or taken, a budget is refused, or Envoy Gateway refuses the access rules of one of its models
+// (then that model is not restricted at all: the platform's GatewayReady says so too).
+func tenantConditions(p *platformv1.GenAIPlatform, ot observedTenant, in status.Input) []metav1.Condition {
+	t := ot.obj
+	if ot.refused != nil {
+		return []metav1.Condition{*ot.refused,
+			{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse, Reason: ot.refused.Reason, Message: ot.refused.Message}}
+	}
+	accepted := metav1.Condition{Type: platformv1.ConditionAccepted, Status: metav1.ConditionTrue, Reason: platformv1.ReasonTenantAccepted,
+		Message: fmt.Sprintf("served by platform %s/%s", p.Namespace, p.Name)}
+	ready := metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse}
+	res := in.Desired.Tenants[t.Name]
+	tk := in.Facts.Secrets.Tenants[t.Name]
+	refusedBudgets := computeTenantStatus(p, ot, in).RefusedBudgets
+	switch {
+	case res == nil:
+		ready.Reason, ready.Message = status.ReasonReconciling, "not rendered yet"
+	case tk.Problem != nil:
+		ready.Reason, ready.Message = tk.Problem.Reason, tk.Problem.Message
+	case res.KeysProblem != nil:
+		ready.Reason, ready.Message = res.KeysProblem.Reason, res.KeysProblem.Message
+	case len(refusedBudgets) > 0:
+		ready.Reason, ready.Message = platformv1.ReasonBudgetsRefused, "spec.budgets: "+strings.Join(refusedBudgets, "; ")
+	default:
+		c := status.TenantChildren(in, t.Name, res.Models)
+		ready.Reason, ready.Message = c.Reason, c.Message
+		if c.Ready {
+			ready.Status = metav1.ConditionTrue
+			ready.Message = fmt.Sprintf("%d client ids may call %d models", len(res.ClientIDs), len(res.Models))
+			if len(res.Unknown) > 0 {
+				ready.Message += "; spec.models entries that name no model of the platform: " + strings.Join(res.Unknown, ", ")
+			}
+		}
+	}
+	return []metav1.Condition{accepted, ready}
+}

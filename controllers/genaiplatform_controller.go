@@ -169,28 +169,11 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
 	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
 	// does not answer is left as it is until it does.
-	desired := render.Render(render.Input{Platform: eff, Facts: f, Tenants: acceptedTenants(tenants)})
-	local, held := desired.In(""), []client.Object(nil)
-	for _, mc := range p.Spec.ModelClusters {
-		switch {
-		case mc.KubeconfigSecretRef != nil:
-		case f.Cluster(mc.Name).NotAllowed:
-			// Not written, and not pruned either: what was made there while it was allowed stays.
-			held = append(held, desired.In(mc.Name)...)
-		default:
-			local = append(local, desired.In(mc.Name)...)
-		}
-	}
-	pending, applyErr := r.deploy(ctx, eff, r.applier, served, local, held)
-	for _, mc := range p.Spec.ModelClusters {
-		if t := targets[mc.Name]; t != nil && t.remote != nil {
-			if _, err := r.deployRemote(ctx, eff, t, desired.In(mc.Name)); err != nil {
-				cf := f.Cluster(mc.Name)
-				cf.Problem = &facts.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
-				f.SetCluster(mc.Name, cf)
-				applyErr = errors.Join(applyErr, fmt.Errorf("model cluster %s: %w", mc.Name, err))
-			}
-		}
+	desired, pending, applyErr := r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), targets, served, &f)
+	// A Tier Two Gateway's address, which Tier One's link to it needs, often comes while the rest is
+	// applied: the link is then made now, with one status write, rather than in the next reconcile.
+	if applyErr == nil && r.addressesArrived(ctx, eff, targets, &f) {
+		desired, pending, applyErr = r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), targets, served, &f)
 	}
 	if err := r.forgetRemovedClusters(ctx, p); err != nil {
 		applyErr = errors.Join(applyErr, err)
@@ -235,6 +218,36 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		again = soonest(again, max(tenantsDue.Sub(r.now()), time.Second))
 	}
 	return ctrl.Result{RequeueAfter: soonest(again, r.recheckStalled(p))}, applyErr
+}
+
+// renderAndApply renders the platform from its facts and applies the result to every cluster that
+// answers: Tier One and the local model clusters together, each remote cluster on its own. A remote
+// cluster's failure is recorded in its facts.
+func (r *GenAIPlatformReconciler) renderAndApply(ctx context.Context, p, eff *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, targets map[string]*clusterTarget, served map[schema.GroupVersionKind]bool, f *facts.Facts) (render.Output, []string, error) {
+	desired := render.Render(render.Input{Platform: eff, Facts: *f, Tenants: tenants})
+	local, held := desired.In(""), []client.Object(nil)
+	for _, mc := range p.Spec.ModelClusters {
+		switch {
+		case mc.KubeconfigSecretRef != nil:
+		case f.Cluster(mc.Name).NotAllowed:
+			// Not written, and not pruned either: what was made there while it was allowed stays.
+			held = append(held, desired.In(mc.Name)...)
+		default:
+			local = append(local, desired.In(mc.Name)...)
+		}
+	}
+	pending, applyErr := r.deploy(ctx, eff, r.applier, served, local, held)
+	for _, mc := range p.Spec.ModelClusters {
+		if t := targets[mc.Name]; t != nil && t.remote != nil {
+			if _, err := r.deployRemote(ctx, eff, t, desired.In(mc.Name)); err != nil {
+				cf := f.Cluster(mc.Name)
+				cf.Problem = &facts.Problem{Reason: status.ReasonApplyFailed, Message: err.Error()}
+				f.SetCluster(mc.Name, cf)
+				applyErr = errors.Join(applyErr, fmt.Errorf("model cluster %s: %w", mc.Name, err))
+			}
+		}
+	}
+	return desired, pending, applyErr
 }
 
 // DefaultSelectorRecheck is how often a platform that admits GenAIModels by a namespace selector reads
@@ -445,24 +458,36 @@ func newScope(p *platformv1.GenAIPlatform, written *writtenStatuses) *scope {
 }
 
 // close writes the status when it changed. The platform read from the cache may not show the operator's
-// own last status write yet: then a status equal to the cached one can still differ from what the API
-// server holds (the write in between), and a patch computed against the cached one would miss fields.
-// So the patch carries the cached resourceVersion (a stale cache makes it fail with a conflict, and it is
-// made again against the platform read from the API server), and a status equal to the cached one is
-// still written when it differs from the last one written, unless the cache shows that write.
+// own last status write yet. A patch computed against that stale status would miss fields, and one sent
+// with its resourceVersion would fail with a conflict. So when the cache does not show the last status
+// written yet, the patch is computed against that status and locked to the resourceVersion its write
+// gave the platform: it succeeds unless someone else wrote the platform since. On a conflict, the patch
+// is made again against the platform read from the API server.
 func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader, rec events.EventRecorder) error {
 	key := client.ObjectKeyFromObject(s.platform)
-	last, haveLast := s.written.get(key)
-	unchanged := equality.Semantic.DeepEqual(s.before.Status, s.platform.Status)
-	if unchanged && (!haveLast || last.resourceVersion == s.before.ResourceVersion || last.same(s.platform.Status)) {
+	base := s.before
+	if last, ok := s.written.get(key); ok && last.resourceVersion != s.before.ResourceVersion && !last.same(s.before.Status) {
+		if last.same(s.platform.Status) {
+			return nil // written already; the cache will show it
+		}
+		base = s.before.DeepCopy()
+		base.Status = platformv1.GenAIPlatformStatus{}
+		if err := json.Unmarshal(last.status, &base.Status); err == nil {
+			base.ResourceVersion = last.resourceVersion
+		} else {
+			base = s.before
+		}
+	}
+	if equality.Semantic.DeepEqual(base.Status, s.platform.Status) {
 		return nil
 	}
-	s.recordTransitions(rec)
-	s.recordOutage(rec)
-	err := c.Status().Patch(ctx, s.platform, client.MergeFromWithOptions(s.before, client.MergeFromWithOptimisticLock{}))
+	s.recordTransitions(rec, base)
+	s.recordOutage(rec, base)
+	err := c.Status().Patch(ctx, s.platform, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
 	if apierrors.IsConflict(err) {
-		// The cache is behind: the patch is made again against the platform as the API server has it
-		// now, read directly, so that the status is not left waiting for the next reconcile.
+		// Someone else wrote the platform since: the patch is made again against the platform as the
+		// API server has it now, read directly, so that the status is not left waiting for the next
+		// reconcile.
 		fresh := &platformv1.GenAIPlatform{}
 		if err := reader.Get(ctx, key, fresh); err != nil {
 			return client.IgnoreNotFound(err)
@@ -539,13 +564,13 @@ func patchStatus(ctx context.Context, c client.Client, written *writtenStatuses,
 	return nil
 }
 
-// recordTransitions emits an event when the platform becomes ready or stops being ready: the changes a
-// human wants to see in `kubectl describe`.
-func (s *scope) recordTransitions(rec events.EventRecorder) {
+// recordTransitions emits an event when the platform becomes ready or stops being ready since the status
+// before (the last written): the changes a human wants to see in `kubectl describe`.
+func (s *scope) recordTransitions(rec events.EventRecorder, before *platformv1.GenAIPlatform) {
 	if rec == nil {
 		return
 	}
-	was := meta.FindStatusCondition(s.before.Status.Conditions, platformv1.ConditionReady)
+	was := meta.FindStatusCondition(before.Status.Conditions, platformv1.ConditionReady)
 	now := meta.FindStatusCondition(s.platform.Status.Conditions, platformv1.ConditionReady)
 	if now == nil || (was != nil && was.Status == now.Status && was.Reason == now.Reason) {
 		return
@@ -558,9 +583,9 @@ func (s *scope) recordTransitions(rec events.EventRecorder) {
 }
 
 // recordOutage emits an event when the platform records an API server outage it had not recorded yet.
-func (s *scope) recordOutage(rec events.EventRecorder) {
+func (s *scope) recordOutage(rec events.EventRecorder, before *platformv1.GenAIPlatform) {
 	o := s.platform.Status.LastAPIServerOutage
-	if rec == nil || o == nil || equality.Semantic.DeepEqual(o, s.before.Status.LastAPIServerOutage) {
+	if rec == nil || o == nil || equality.Semantic.DeepEqual(o, before.Status.LastAPIServerOutage) {
 		return
 	}
 	rec.Eventf(s.platform, nil, corev1.EventTypeWarning, "APIServerOutage", "Reconcile",

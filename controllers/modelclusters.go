@@ -196,17 +196,9 @@ func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platfor
 		return fmt.Errorf("reading namespace %s: %w", render.ModelClusterNamespace(mc), err)
 	}
 
-	var gw gwapiv1.Gateway
-	if t.served[schema.GroupVersion{Group: gwapiv1.GroupName, Version: "v1"}.WithKind("Gateway")] {
-		if err := t.client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoGatewayName(p)}, &gw); err == nil {
-			for _, a := range gw.Status.Addresses {
-				if a.Value != "" {
-					cf.Address = a.Value
-					r.rememberAddress(p, mc.Name, a.Value)
-					break
-				}
-			}
-		}
+	if addr := tierTwoAddress(ctx, p, mc, t); addr != "" {
+		cf.Address = addr
+		r.rememberAddress(p, mc.Name, addr)
 	}
 
 	key, rotating, due, err := r.clusterKey(ctx, p, mc, t.client)
@@ -215,6 +207,44 @@ func (r *GenAIPlatformReconciler) observeCluster(ctx context.Context, p *platfor
 	}
 	cf.Key, cf.Rotating, cf.KeyRotationDue = &key, rotating, due
 	return r.observeLinkTLS(ctx, p, mc, cf)
+}
+
+// tierTwoAddress is the first address in the status of a model cluster's Tier Two Gateway, as the
+// cluster's cache shows it ("" when there is none yet).
+func tierTwoAddress(ctx context.Context, p *platformv1.GenAIPlatform, mc *platformv1.ModelClusterSpec, t *clusterTarget) string {
+	if !t.served[schema.GroupVersion{Group: gwapiv1.GroupName, Version: "v1"}.WithKind("Gateway")] {
+		return ""
+	}
+	var gw gwapiv1.Gateway
+	if err := t.client.Get(ctx, types.NamespacedName{Namespace: render.ModelClusterNamespace(mc), Name: render.TierTwoGatewayName(p)}, &gw); err != nil {
+		return ""
+	}
+	for _, a := range gw.Status.Addresses {
+		if a.Value != "" {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// addressesArrived records in f the Tier Two addresses that appeared since the clusters were observed,
+// and says whether any did.
+func (r *GenAIPlatformReconciler) addressesArrived(ctx context.Context, p *platformv1.GenAIPlatform, targets map[string]*clusterTarget, f *facts.Facts) bool {
+	arrived := false
+	for i := range p.Spec.ModelClusters {
+		mc := &p.Spec.ModelClusters[i]
+		t, cf := targets[mc.Name], f.Cluster(mc.Name)
+		if t == nil || cf.Address != "" || cf.Unreachable || cf.NotAllowed || cf.Problem != nil {
+			continue
+		}
+		if addr := tierTwoAddress(ctx, p, mc, t); addr != "" {
+			cf.Address = addr
+			f.SetCluster(mc.Name, cf)
+			r.rememberAddress(p, mc.Name, addr)
+			arrived = true
+		}
+	}
+	return arrived
 }
 
 // observeLinkTLS adds the link's TLS material to a cluster's facts, or the problem that keeps the link

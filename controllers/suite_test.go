@@ -154,10 +154,16 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	resp, err := c.next.RoundTrip(r)
 	if err == nil {
+		if resp.StatusCode == http.StatusConflict {
+			conflicts.add(r)
+		}
 		afterRequest.run(r.Method + " " + r.URL.Path)
 	}
 	return resp, err
 }
+
+// conflicts records the operator's requests that the API server refused with 409 Conflict.
+var conflicts writeCounter
 
 // secretLists records the paths of the operator's lists and watches of Secrets: which namespaces'
 // Secrets it watches.

@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // FieldOwner is the one field manager the operator writes with.
@@ -158,19 +159,25 @@ func (a *Applier) ApplyAll(ctx context.Context, objs []client.Object) []error {
 	return errs
 }
 
-// waves groups the indexes of objs by the order they must be applied in.
+// waves groups the indexes of objs by the order they must be applied in. In the last wave, Gateways go
+// first: their controller takes the longest to answer (an address for the proxies' Service), and what
+// refers to a Gateway's address waits for it.
 func waves(objs []client.Object) [][]int {
 	out := make([][]int, 3)
+	var gateways, rest []int
 	for i, o := range objs {
 		switch o.(type) {
 		case *corev1.Namespace:
 			out[0] = append(out[0], i)
 		case *corev1.Secret, *corev1.ConfigMap:
 			out[1] = append(out[1], i)
+		case *gwapiv1.Gateway:
+			gateways = append(gateways, i)
 		default:
-			out[2] = append(out[2], i)
+			rest = append(rest, i)
 		}
 	}
+	out[2] = append(gateways, rest...)
 	return out
 }
 

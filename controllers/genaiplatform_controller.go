@@ -600,7 +600,7 @@ func (r *GenAIPlatformReconciler) SetupWithManager(mgr ctrl.Manager, metadata ca
 	r.applier = apply.New(r.Client, r.Scheme, r.ApplyWorkers)
 	r.applier.Reader = mgr.GetAPIReader()
 	r.secrets = &secretWatches{config: mgr.GetConfig(), scheme: mgr.GetScheme(), mapper: mgr.GetRESTMapper(),
-		handler: handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret), watched: map[string]cache.Cache{}}
+		handler: handler.TypedEnqueueRequestsFromMapFunc(r.platformsReferencingSecret), watched: map[string]watchedSecrets{}}
 	if err := mgr.Add(r.secrets); err != nil {
 		return err
 	}

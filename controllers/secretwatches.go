@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -35,7 +36,13 @@ type secretWatches struct {
 	mu         sync.Mutex
 	controller controller.Controller // set once the controller is built
 	ctx        context.Context       // the manager's, set by Start: the informers live as long
-	watched    map[string]cache.Cache
+	watched    map[string]watchedSecrets
+}
+
+// watchedSecrets is one namespace's Secret cache and its one informer.
+type watchedSecrets struct {
+	cache    cache.Cache
+	informer cache.Informer
 }
 
 // Start records the manager's context for the informers, and waits for it to end (a Runnable).
@@ -54,14 +61,13 @@ func (s *secretWatches) NeedLeaderElection() bool { return false }
 // (so that a change after this call is seen), before the caller reads any of them.
 func (s *secretWatches) ensure(ctx context.Context, ns string) error {
 	s.mu.Lock()
-	c, ok := s.watched[ns]
+	w, ok := s.watched[ns]
 	if !ok {
 		if s.ctx == nil || s.controller == nil {
 			s.mu.Unlock()
 			return errors.New("the Secret watches are not started yet")
 		}
-		var err error
-		c, err = cache.New(s.config, cache.Options{
+		c, err := cache.New(s.config, cache.Options{
 			Scheme: s.scheme, Mapper: s.mapper, DefaultTransform: slimMetadata,
 			DefaultNamespaces: map[string]cache.Config{ns: {}},
 		})
@@ -70,8 +76,9 @@ func (s *secretWatches) ensure(ctx context.Context, ns string) error {
 			return fmt.Errorf("watching the Secrets of namespace %s: %w", ns, err)
 		}
 		obj := partialMetadata(corev1.SchemeGroupVersion.WithKind("Secret"))
-		// The informer exists before the cache starts, so that WaitForCacheSync below waits for it.
-		if _, err := c.GetInformer(ctx, obj); err != nil {
+		// The informer exists before the cache starts, so that the cache starts it.
+		inf, err := c.GetInformer(ctx, obj)
+		if err != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("watching the Secrets of namespace %s: %w", ns, err)
 		}
@@ -80,11 +87,18 @@ func (s *secretWatches) ensure(ctx context.Context, ns string) error {
 			s.mu.Unlock()
 			return fmt.Errorf("watching the Secrets of namespace %s: %w", ns, err)
 		}
-		s.watched[ns] = c
+		w = watchedSecrets{cache: c, informer: inf}
+		s.watched[ns] = w
 	}
 	s.mu.Unlock()
-	if !c.WaitForCacheSync(ctx) {
-		return fmt.Errorf("the Secrets of namespace %s are not listed yet", ns)
+	// The first list of a namespace's Secrets takes milliseconds: polled as often, not at client-go's
+	// WaitForCacheSync interval (100 ms), which every new platform's first reconcile would wait through.
+	for !w.informer.HasSynced() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the Secrets of namespace %s are not listed yet: %w", ns, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
 	return nil
 }

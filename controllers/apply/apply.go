@@ -32,6 +32,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	gwapiv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
+	kservev1alpha2 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1alpha2"
+	kservev1beta1 "github.com/genai-platform/genai-platform-operator/api/external/kserve/v1beta1"
 )
 
 // FieldOwner is the one field manager the operator writes with.
@@ -159,12 +163,15 @@ func (a *Applier) ApplyAll(ctx context.Context, objs []client.Object) []error {
 	return errs
 }
 
-// waves groups the indexes of objs by the order they must be applied in. In the last wave, Gateways go
-// first: their controller takes the longest to answer (an address for the proxies' Service), and what
-// refers to a Gateway's address waits for it.
+// waves groups the indexes of objs by the order they must be applied in: Namespaces, then Secrets and
+// ConfigMaps, then everything else. The last wave starts with what takes longest to be answered, so that
+// the workers finish together rather than one of them alone at the end: Gateways (their controller then
+// takes the longest to give them an address, which Tier One's link waits for), then the routes and
+// InferenceServices, whose validation (the CRDs' CEL rules, the largest objects) costs the API server the
+// most. What they refer to may come after them: their controllers resolve references when they appear.
 func waves(objs []client.Object) [][]int {
 	out := make([][]int, 3)
-	var gateways, rest []int
+	var last [4][]int
 	for i, o := range objs {
 		switch o.(type) {
 		case *corev1.Namespace:
@@ -172,12 +179,18 @@ func waves(objs []client.Object) [][]int {
 		case *corev1.Secret, *corev1.ConfigMap:
 			out[1] = append(out[1], i)
 		case *gwapiv1.Gateway:
-			gateways = append(gateways, i)
+			last[0] = append(last[0], i)
+		case *gwapiv1.HTTPRoute, *aigv1b1.AIGatewayRoute:
+			last[1] = append(last[1], i)
+		case *kservev1beta1.InferenceService, *kservev1alpha2.LLMInferenceService:
+			last[2] = append(last[2], i)
 		default:
-			rest = append(rest, i)
+			last[3] = append(last[3], i)
 		}
 	}
-	out[2] = append(gateways, rest...)
+	for _, l := range last {
+		out[2] = append(out[2], l...)
+	}
 	return out
 }
 

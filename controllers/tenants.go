@@ -304,7 +304,17 @@ func tenantConditions(p *platformv1.GenAIPlatform, ot observedTenant, in status.
 		ready.Reason, ready.Message = c.Reason, c.Message
 		if c.Ready {
 			ready.Status = metav1.ConditionTrue
-			ready.Message = fmt.Sprintf("%d client ids may call %d models", len(res.ClientIDs), len(res.Models))
+			var who []string
+			if len(res.ClientIDs) > 0 {
+				who = append(who, fmt.Sprintf("%d client ids", len(res.ClientIDs)))
+			}
+			if t.Spec.JWT != nil {
+				who = append(who, fmt.Sprintf("tokens with %d tenant claim values", len(t.Spec.JWT.ClaimValues)))
+			}
+			if len(who) == 0 {
+				who = []string{"no client"}
+			}
+			ready.Message = fmt.Sprintf("%s may call %d models", strings.Join(who, " and "), len(res.Models))
 			if len(res.Unknown) > 0 {
 				ready.Message += "; spec.models entries that name no model of the platform: " + strings.Join(res.Unknown, ", ")
 			}

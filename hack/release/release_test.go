@@ -239,8 +239,13 @@ func TestPrepare(t *testing.T) {
 		t.Errorf("an older version is not refused")
 	}
 
-	// Something to release.
-	log := strings.Replace(readFile(t, filepath.Join(dir, changelog)), unreleased+"\n", unreleased+"\n\n- Something new.\n", 1)
+	// Something to release, in place of what the project's Unreleased section holds now.
+	log := readFile(t, filepath.Join(dir, changelog))
+	if pending, err := unreleasedBody([]byte(log)); err != nil {
+		t.Fatal(err)
+	} else {
+		log = strings.Replace(log, unreleased+"\n"+pending, unreleased+"\n\n- Something new.\n\n", 1)
+	}
 	if err := os.WriteFile(filepath.Join(dir, changelog), []byte(log), 0o644); err != nil {
 		t.Fatal(err)
 	}

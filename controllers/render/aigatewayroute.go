@@ -183,7 +183,7 @@ func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, named bool,
 			withFallback = append(withFallback, name)
 		}
 		route.Spec.LLMRequestCosts = llmRequestCosts(p, named)
-		if cel := routeCostCEL(p, models, routes); cel != "" {
+		if cel := routeCostCEL(p, name, models, routes); cel != "" {
 			route.Spec.LLMRequestCosts = append(route.Spec.LLMRequestCosts, costRequestCost(cel))
 		}
 		out = append(out, routeShard{route: route, models: models})

@@ -69,18 +69,25 @@ func costExpr(pr price) string {
 }
 
 // routeCostCEL is the CEL expression of a route shard's llmRequestCosts: the cost of a response, by
-// the model's rule (model) and its backend (backend is "<namespace>/<AIServiceBackend>/route/..." in
-// Envoy AI Gateway v1.1). Each shard's expression covers only its own models (at most 15), so it stays
-// small however many models the platform has. Empty: no model of the shard has a price.
-func routeCostCEL(p *platformv1.GenAIPlatform, models []string, routes map[string][]Target) string {
-	var b strings.Builder
+// the model's rule (model) and its backend (backend is "<namespace>/<AIServiceBackend>/route/<route>/
+// rule/<index>/ref/<index>" in Envoy AI Gateway v1.1). Each shard's expression covers only its own models
+// (at most 15), so it stays small however many models the platform has. Empty: no model of the shard has
+// a price.
+//
+// Envoy AI Gateway's model is the backend's modelNameOverride where the route sets one (routes[].model:
+// internal/extproc/processor_impl.go sets x-ai-eg-model to it before the cost is evaluated), not the
+// model the client asked for. A model with such a backend is therefore priced by its rule's backends
+// alone, before any model name is compared, so that an override equal to another model's name cannot
+// take that model's price.
+func routeCostCEL(p *platformv1.GenAIPlatform, route string, models []string, routes map[string][]Target) string {
+	var byRule, byModel strings.Builder
 	priced := false
-	for _, m := range models {
+	for rule, m := range models {
 		targets := routes[m]
 		var exprs []string
 		var prefixes []string
 		same := true
-		anyPrice := false
+		anyPrice, overridden := false, false
 		for _, t := range targets {
 			pr, ok := priceOf(p, m, t)
 			e := "0u"
@@ -90,29 +97,53 @@ func routeCostCEL(p *platformv1.GenAIPlatform, models []string, routes map[strin
 			exprs = append(exprs, e)
 			prefixes = append(prefixes, p.Namespace+"/"+backendNameOf(p, t)+"/")
 			same = same && e == exprs[0]
+			overridden = overridden || modelOverride(p, m, t) != ""
+		}
+		priced = priced || anyPrice
+		if overridden {
+			for i, e := range exprs {
+				fmt.Fprintf(&byRule, "backend.startsWith('%sroute/%s/rule/%d/') ? %s : ", prefixes[i], route, rule, e)
+			}
+			continue
 		}
 		// A model without any price falls through to the final 0u.
 		if !anyPrice {
 			continue
 		}
-		priced = true
-		fmt.Fprintf(&b, "model == '%s' ? ", m)
+		fmt.Fprintf(&byModel, "model == '%s' ? ", m)
 		if same {
-			b.WriteString(exprs[0])
+			byModel.WriteString(exprs[0])
 		} else {
-			b.WriteString("(")
+			byModel.WriteString("(")
 			for i := range exprs[:len(exprs)-1] {
-				fmt.Fprintf(&b, "backend.startsWith('%s') ? %s : ", prefixes[i], exprs[i])
+				fmt.Fprintf(&byModel, "backend.startsWith('%s') ? %s : ", prefixes[i], exprs[i])
 			}
-			b.WriteString(exprs[len(exprs)-1] + ")")
+			byModel.WriteString(exprs[len(exprs)-1] + ")")
 		}
-		b.WriteString(" : ")
+		byModel.WriteString(" : ")
 	}
 	if !priced {
 		return ""
 	}
-	b.WriteString("0u")
-	return b.String()
+	return byRule.String() + byModel.String() + "0u"
+}
+
+// modelOverride is the model name a model's route sends to a provider in its place (routes[].model), as
+// the AIGatewayRoute's modelNameOverride; empty: none.
+func modelOverride(p *platformv1.GenAIPlatform, model string, t Target) string {
+	if t.Provider == "" {
+		return ""
+	}
+	for i := range p.Spec.Models {
+		if m := &p.Spec.Models[i]; m.Name == model {
+			for _, r := range m.Routes {
+				if r.Provider == t.Provider && r.Model != "" && r.Model != m.Name {
+					return r.Model
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // backendNameOf is the AIServiceBackend a target is reached through.

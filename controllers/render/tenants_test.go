@@ -88,6 +88,83 @@ func TestCostCEL(t *testing.T) {
 	}
 }
 
+// TestCostCELModelOverride: where a route sends a model under another name (routes[].model), Envoy AI
+// Gateway evaluates the cost with that name as model (internal/extproc/processor_impl.go sets
+// x-ai-eg-model to the backend's modelNameOverride first): the model is priced by its rule's backend, and
+// an override that is another model's name does not take that model's price.
+func TestCostCELModelOverride(t *testing.T) {
+	p := &platformv1.GenAIPlatform{ObjectMeta: metav1.ObjectMeta{Name: "ov", Namespace: "ai", UID: "u"}}
+	p.Spec.Gateway.Listener.Protocol = platformv1.ListenerHTTP
+	p.Spec.Gateway.Costs = &platformv1.CostSpec{Currency: "USD", Prices: []platformv1.ModelPrice{
+		{Model: "chat", Provider: "a", Input: "1", Output: "2"},
+		{Model: "chat", Input: "3", Output: "4"},
+		{Model: "upstream-chat", Input: "10", Output: "20"},
+	}}
+	p.Spec.Providers = []platformv1.ProviderSpec{
+		{Name: "a", Type: platformv1.ProviderOpenAICompatible, Hostname: "a.example.com"},
+		{Name: "b", Type: platformv1.ProviderOpenAICompatible, Hostname: "b.example.com"},
+	}
+	p.Spec.Models = []platformv1.ModelSpec{
+		{Name: "chat", Routes: []platformv1.ModelRoute{{Provider: "a", Model: "upstream-chat"}, {Provider: "b"}}},
+		{Name: "upstream-chat", Routes: []platformv1.ModelRoute{{Provider: "a"}}},
+	}
+	in := render.Input{Platform: p, Facts: facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{}}}}
+	var expr string
+	for _, c := range render.Render(in).Children {
+		if r, ok := c.Object.(*aigv1b1.AIGatewayRoute); ok {
+			for _, cost := range r.Spec.LLMRequestCosts {
+				if cost.MetadataKey == render.CostMetadataKey {
+					expr = *cost.CEL
+				}
+			}
+		}
+	}
+	prog := costProgram(t, expr)
+	for _, c := range []struct {
+		model, backend string
+		want           uint64
+	}{
+		// chat at a, as Envoy AI Gateway sees it: model upstream-chat; chat's price at a, 1M in + 1M out = 3.
+		{"upstream-chat", "ai/ov-provider-a/route/ov-route-0/rule/0/ref/0", 30000},
+		// chat at b (no override): chat's other price.
+		{"chat", "ai/ov-provider-b/route/ov-route-0/rule/0/ref/1", 70000},
+		// upstream-chat's own rule at a: its own price.
+		{"upstream-chat", "ai/ov-provider-a/route/ov-route-0/rule/1/ref/0", 300000},
+	} {
+		if got := evalCost(t, prog, c.model, c.backend, 1_000_000, 1_000_000); got != c.want {
+			t.Errorf("model %s on %s: cost %d units, want %d\n%s", c.model, c.backend, got, c.want, expr)
+		}
+	}
+}
+
+func costProgram(t *testing.T, expr string) cel.Program {
+	t.Helper()
+	if expr == "" {
+		t.Fatal("no cost expression rendered")
+	}
+	env := aigwCostEnv(t)
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		t.Fatalf("%s: %v", expr, iss.Err())
+	}
+	prog, err := env.Program(ast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return prog
+}
+
+func evalCost(t *testing.T, prog cel.Program, model, backend string, in, out uint64) uint64 {
+	t.Helper()
+	v, _, err := prog.Eval(map[string]any{"model": model, "backend": backend, "route_name": "ai/route",
+		"input_tokens": in, "output_tokens": out, "total_tokens": in + out,
+		"cached_input_tokens": uint64(0), "cache_creation_input_tokens": uint64(0), "reasoning_tokens": uint64(0)})
+	if err != nil {
+		t.Fatalf("%s on %s: %v", model, backend, err)
+	}
+	return v.Value().(uint64)
+}
+
 // TestTenantsGolden: what render made of each tenant of the golden input, as status reports it.
 func TestTenantsGolden(t *testing.T) {
 	in := LoadInput(t, "testdata/tenants.in.yaml")

@@ -49,7 +49,14 @@ var userSecrets = map[string]map[string]string{
 	"azure-entra": {"client-secret": "Q7~conformance.entra.client-secret_0001"},
 	"aws-credentials": {"credentials": "[default]\naws_access_key_id = AKIACONFORMANCE00001\n" +
 		"aws_secret_access_key = conformance/Secret+AccessKey/0000000000001\n"},
+	// Clients' API keys: the platform's own (spec.gateway.clientAuth.apiKeys), and a tenant's own Secret
+	// (testdata/tenants.yaml).
+	"client-keys": {platformClientID: "ops-conformance-client-key-3e9d51c07a"},
+	"team-b-keys": {"ci": "team-b-conformance-ci-key-70a4f2b9e1"},
 }
+
+// platformClientID is the platform's own client in its clientAuth Secret.
+const platformClientID = "platform-ops"
 
 // providerUserValue: provider name -> (Secret, key) the platform's spec names.
 var providerUserValue = map[string][2]string{

@@ -151,6 +151,8 @@ func TestProviderConformance(t *testing.T) {
 			})
 		}
 	}
+	// Tenants (testdata/tenants.yaml): which client may call which model, and what a response costs.
+	t.Run("tenants", func(t *testing.T) { checkTenants(t, ctx, cl, client, r, gw, cases) })
 	if t.Failed() {
 		t.Logf("external processor log (secrets redacted):\n%s", tail(red.Replace(epLog.String()), 60))
 	}
@@ -181,10 +183,11 @@ func lock(t *testing.T, path string) func() {
 	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); _ = f.Close() }
 }
 
-// renderPlatform runs the operator's offline preview on testdata/platform.yaml.
+// renderPlatform runs the operator's offline preview on testdata/platform.yaml and its tenants.
 func renderPlatform(t *testing.T, secretsFile string) *rendered {
 	previews, err := preview.Render(context.Background(), preview.Options{
-		Files: []string{filepath.Join("testdata", "platform.yaml")}, SecretsFrom: []string{secretsFile},
+		Files:       []string{filepath.Join("testdata", "platform.yaml"), filepath.Join("testdata", "tenants.yaml")},
+		SecretsFrom: []string{secretsFile},
 	})
 	if err != nil {
 		t.Fatal(err)

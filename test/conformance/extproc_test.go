@@ -73,7 +73,9 @@ type exchangeResult struct {
 	ModelHeader string // the router phase's x-ai-eg-model
 	Upstream    *upstreamRequest
 	// LocalReply is set when the processor answered the client itself (ImmediateResponse).
-	LocalReply     *localReply
+	LocalReply *localReply
+	// FilterReply is set when a filter after the router phase answered instead of the backend (see gate).
+	FilterReply    *providerReply
 	ClientStatus   int
 	ClientHeaders  map[string]string
 	ClientBody     []byte
@@ -118,6 +120,20 @@ type processStream = extprocv3.ExternalProcessor_ProcessClient
 // exchange sends one client request through the processor and the backend's reply back.
 func exchange(ctx context.Context, c extprocv3.ExternalProcessorClient, req clientRequest, tgt target, requestID string,
 	reply func(upstreamRequest) (providerReply, error),
+) (*exchangeResult, error) {
+	pass := func(map[string]string) (target, *providerReply, error) { return tgt, nil, nil }
+	return exchangeThrough(ctx, c, req, requestID, pass, reply)
+}
+
+// gate is what Envoy does between the router-level processor and the upstream filter: it re-matches the
+// route on the headers the router phase left (it may change them, as filters do) and runs the filters
+// after the processor. It returns the backend the route picked, or the reply a filter answered the client
+// with instead; that reply then goes back through the router-level processor as a response.
+type gate func(headers map[string]string) (target, *providerReply, error)
+
+// exchangeThrough is exchange with the filters between the router phase and the upstream filter.
+func exchangeThrough(ctx context.Context, c extprocv3.ExternalProcessorClient, req clientRequest, requestID string,
+	through gate, reply func(upstreamRequest) (providerReply, error),
 ) (*exchangeResult, error) {
 	res := &exchangeResult{Metadata: map[string]any{}}
 	headers := map[string]string{
@@ -165,7 +181,16 @@ func exchange(ctx context.Context, c extprocv3.ExternalProcessorClient, req clie
 	}
 	res.ModelHeader = headers[modelHeader]
 
-	// Envoy re-matches the route on the new headers and picks the backend; then the upstream filter runs.
+	// Envoy re-matches the route on the new headers, runs the filters after the processor and picks the
+	// backend; then the upstream filter runs.
+	tgt, filterReply, err := through(headers)
+	if err != nil {
+		return res, err
+	}
+	if filterReply != nil {
+		res.FilterReply = filterReply
+		return res, respond(router, res, *filterReply)
+	}
 	upstream, err := c.Process(ctx)
 	if err != nil {
 		return nil, err
@@ -230,18 +255,24 @@ func exchange(ctx context.Context, c extprocv3.ExternalProcessorClient, req clie
 	if err != nil {
 		return res, err
 	}
+	return res, respond(router, res, pr)
+}
+
+// respond sends a response through the router-level filter, as Envoy does, and records what the client
+// gets.
+func respond(router processStream, res *exchangeResult, pr providerReply) error {
 	respHeaders := map[string]string{":status": strconv.Itoa(pr.Status), "content-type": pr.ContentType}
-	resp, err = roundTrip(router, &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
+	resp, err := roundTrip(router, &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseHeaders{
 		ResponseHeaders: &extprocv3.HttpHeaders{Headers: headerMap(respHeaders)},
 	}})
 	if err != nil {
-		return res, &errExtProc{"response headers", err}
+		return &errExtProc{"response headers", err}
 	}
 	if lr := res.local(resp); lr {
-		return res, nil
+		return nil
 	}
 	if err := applyCommon(resp.GetResponseHeaders().GetResponse(), respHeaders, nil); err != nil {
-		return res, err
+		return err
 	}
 	streamed := resp.GetModeOverride().GetResponseBodyMode() == extprocfilterv3.ProcessingMode_STREAMED
 	res.StreamedToUser = streamed
@@ -264,25 +295,25 @@ func exchange(ctx context.Context, c extprocv3.ExternalProcessorClient, req clie
 	for _, ch := range chunks {
 		resp, err = roundTrip(router, &extprocv3.ProcessingRequest{Request: &extprocv3.ProcessingRequest_ResponseBody{ResponseBody: ch}})
 		if err != nil {
-			return res, &errExtProc{"response body", err}
+			return &errExtProc{"response body", err}
 		}
 		mergeMetadata(res.Metadata, resp.GetDynamicMetadata())
 		if lr := res.local(resp); lr {
-			return res, nil
+			return nil
 		}
 		if resp.GetResponseBody() == nil {
-			return res, fmt.Errorf("the processor answered %T to a response body chunk", resp.GetResponse())
+			return fmt.Errorf("the processor answered %T to a response body chunk", resp.GetResponse())
 		}
 		out := ch.Body
 		if err := applyCommon(resp.GetResponseBody().GetResponse(), respHeaders, &out); err != nil {
-			return res, err
+			return err
 		}
 		clientBody = append(clientBody, out...)
 	}
 	res.ClientStatus, _ = strconv.Atoi(respHeaders[":status"])
 	res.ClientHeaders = respHeaders
 	res.ClientBody = clientBody
-	return res, nil
+	return nil
 }
 
 // local records an ImmediateResponse: the processor answered the client itself.

@@ -28,6 +28,7 @@ type gatewayParams struct {
 	telemetry    *egv1a1.ProxyTelemetry
 	annotations  map[string]string // on the Gateway
 	exposure     platformv1.GatewayExposure
+	filterOrder  []egv1a1.FilterPosition // changes to Envoy Gateway's order of the proxy's HTTP filters
 }
 
 // gatewayClass is an operator-managed GatewayClass. It is cluster-scoped, so it cannot carry an owner

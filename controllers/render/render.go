@@ -127,6 +127,10 @@ func Render(in Input) Output {
 
 	gateway1 := Component{Part: PartGateway}
 	t1 := tierOneGateway(p)
+	if tp.active() {
+		// The 403 of tenants' access rules is rewritten by custom_response: see customResponseBeforeRBAC.
+		t1.filterOrder = customResponseBeforeRBAC
+	}
 	if t1.managedClass {
 		b.add("", gateway1, gatewayClass(t1))
 	}

@@ -166,7 +166,8 @@ func RuleName(model string) string { return SafeName(model) }
 // It targets one rule of the HTTPRoute Envoy AI Gateway generates from the model's AIGatewayRoute. The
 // Envoy filter chain authenticates (api_key_auth, jwt_authn), then Envoy AI Gateway's external processor
 // reads the body's model, sets x-ai-eg-model and clears the route cache, so the model's rule is selected,
-// and only then does the rbac filter run, with that rule's configuration. mergeType keeps the Gateway's
+// and only then does the rbac filter run, with that rule's configuration (this order needs the Tier One
+// EnvoyProxy's filterOrder: see customResponseBeforeRBAC). mergeType keeps the Gateway's
 // authentication on the rule: without it a route-level policy replaces the Gateway's, and the client-id
 // header would be whatever the client sent. One policy per model: the objects grow with models, and
 // each one's size with the number of client ids allowed to call it, never tenants × models.

@@ -373,7 +373,44 @@ func tenantsAccepted(t *testing.T) ([]string, error) {
 		return nil, err
 	}
 	lines = append(lines, fmt.Sprintf("Envoy Gateway: ClientTrafficPolicy %s/%s %s", ctps[0].GetNamespace(), ctps[0].GetName(), ancestorsText(ctps[0])))
+	// The Tier One EnvoyProxy moves custom_response before rbac (so that Envoy AI Gateway's processor
+	// runs after authentication): Envoy Gateway reads it as the Gateway's parameters, and would say
+	// Accepted=False (InvalidParameters) on the Gateway if it refused it.
+	proxies := mine("EnvoyProxy")
+	if len(proxies) != 1 {
+		return nil, fmt.Errorf("%d EnvoyProxies, want 1", len(proxies))
+	}
+	order, _, _ := unstructured.NestedSlice(proxies[0].Object, "spec", "filterOrder")
+	if fmt.Sprint(order) != "[map[before:envoy.filters.http.rbac name:envoy.filters.http.custom_response]]" {
+		return nil, fmt.Errorf("EnvoyProxy %s: filterOrder %v, want custom_response before rbac", proxies[0].GetName(), order)
+	}
+	var gws []unstructured.Unstructured
+	for _, o := range listManaged(t, gvk("gateway.networking.k8s.io", "v1", "Gateway")) {
+		if o.GetLabels()[platformv1.LabelPlatform] == tenantsPlatform && o.GetNamespace() == platformNS {
+			gws = append(gws, o)
+		}
+	}
+	if len(gws) != 1 {
+		return nil, fmt.Errorf("%d Tier One Gateways, want 1", len(gws))
+	}
+	for _, typ := range []string{"Accepted", "Programmed"} {
+		if c := findConditionIn(gws[0].Object, typ); c == nil || c["status"] != "True" || c["observedGeneration"] != gws[0].GetGeneration() {
+			return nil, fmt.Errorf("Gateway %s with EnvoyProxy %s (filterOrder %v): %s %v", gws[0].GetName(), proxies[0].GetName(), order, typ, c)
+		}
+	}
+	lines = append(lines, fmt.Sprintf("Envoy Gateway: Gateway %s/%s with EnvoyProxy %s (filterOrder %v): %s", gws[0].GetNamespace(), gws[0].GetName(), proxies[0].GetName(), order, conditionsText(gws[0].Object, "status", "conditions")))
 	return lines, nil
+}
+
+// findConditionIn is a condition of obj's status.conditions, by type (nil: absent).
+func findConditionIn(obj map[string]any, typ string) map[string]any {
+	conds, _, _ := unstructured.NestedSlice(obj, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == typ {
+			return m
+		}
+	}
+	return nil
 }
 
 func gvkOf(kind string) schema.GroupVersionKind {

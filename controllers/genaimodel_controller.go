@@ -2,74 +2,34 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 )
 
-// orphanModels says so on a GenAIModel whose platform does not exist: no platform reconcile would ever
-// look at it. The platform's reconcile writes the status of every model that names an existing one.
-type orphanModels struct{ client client.Client }
-
-func (r *orphanModels) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	m := &platformv1.GenAIModel{}
-	if err := r.client.Get(ctx, req.NamespacedName, m); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// orphanModels says so on a GenAIModel whose platform does not exist (see orphans).
+func orphanModels(c client.Client) *orphans[*platformv1.GenAIModel] {
+	return &orphans[*platformv1.GenAIModel]{
+		client: c, name: "genaimodel",
+		newObj:     func() *platformv1.GenAIModel { return &platformv1.GenAIModel{} },
+		platform:   platformKeyOf,
+		status:     func(m *platformv1.GenAIModel) any { return m.Status },
+		conditions: func(m *platformv1.GenAIModel) []metav1.Condition { return m.Status.Conditions },
+		orphan: func(m *platformv1.GenAIModel, conditions []metav1.Condition) {
+			m.Status.Conditions, m.Status.ObservedGeneration, m.Status.Routes = conditions, m.Generation, nil
+		},
+		naming: func(ctx context.Context, c client.Client, p client.Object) ([]client.Object, error) {
+			var list platformv1.GenAIModelList
+			if err := c.List(ctx, &list, client.MatchingFields{platformRefIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
+				return nil, err
+			}
+			out := make([]client.Object, 0, len(list.Items))
+			for i := range list.Items {
+				out = append(out, &list.Items[i])
+			}
+			return out, nil
+		},
 	}
-	key := platformKeyOf(m)
-	switch err := r.client.Get(ctx, key, &platformv1.GenAIPlatform{}); {
-	case err == nil:
-		return ctrl.Result{}, nil
-	case !apierrors.IsNotFound(err):
-		return ctrl.Result{}, err
-	}
-	before := m.DeepCopy()
-	msg := fmt.Sprintf("spec.platformRef: GenAIPlatform %s not found", key)
-	for _, typ := range []string{platformv1.ConditionAccepted, platformv1.ConditionReady} {
-		meta.SetStatusCondition(&m.Status.Conditions, metav1.Condition{Type: typ, Status: metav1.ConditionFalse,
-			Reason: platformv1.ReasonPlatformNotFound, Message: msg, ObservedGeneration: m.Generation})
-	}
-	m.Status.ObservedGeneration, m.Status.Routes = m.Generation, nil
-	if equality.Semantic.DeepEqual(before.Status, m.Status) {
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{}, client.IgnoreNotFound(r.client.Status().Patch(ctx, m, client.MergeFrom(before)))
-}
-
-// setup registers the controller: a model's own changes, and the deletion of a platform, which leaves
-// its models orphans.
-func (r *orphanModels) setup(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("genaimodel").
-		For(&platformv1.GenAIModel{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&platformv1.GenAIPlatform{}, handler.EnqueueRequestsFromMapFunc(r.modelsOf),
-			builder.WithPredicates(predicate.Funcs{
-				CreateFunc: func(event.CreateEvent) bool { return false },
-				UpdateFunc: func(event.UpdateEvent) bool { return false },
-			})).
-		Complete(r)
-}
-
-func (r *orphanModels) modelsOf(ctx context.Context, p client.Object) []reconcile.Request {
-	var list platformv1.GenAIModelList
-	if err := r.client.List(ctx, &list, client.MatchingFields{platformRefIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
-		return nil
-	}
-	out := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return out
 }

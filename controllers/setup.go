@@ -187,8 +187,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := r.SetupWithManager(mgr, metadata); err != nil {
 		return err
 	}
-	if err := (&orphanModels{client: r.Client}).setup(mgr); err != nil {
+	if err := orphanModels(r.Client).setup(mgr); err != nil {
 		return err
 	}
-	return (&orphanTenants{client: r.Client}).setup(mgr)
+	return orphanTenants(r.Client).setup(mgr)
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -466,7 +467,7 @@ func newScope(p *platformv1.GenAIPlatform, written *writtenStatuses) *scope {
 func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader, rec events.EventRecorder) error {
 	key := client.ObjectKeyFromObject(s.platform)
 	base := s.before
-	if last, ok := s.written.get(key); ok && last.resourceVersion != s.before.ResourceVersion && !last.same(s.before.Status) {
+	if last, ok := s.written.get(key); ok && cacheOlder(s.before.ResourceVersion, last.resourceVersion) && !last.same(s.before.Status) {
 		if last.same(s.platform.Status) {
 			return nil // written already; the cache will show it
 		}
@@ -507,6 +508,14 @@ func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader
 	}
 	s.written.set(key, s.platform.ResourceVersion, s.platform.Status)
 	return nil
+}
+
+// cacheOlder says whether the cached object's resourceVersion is older than the one the operator's own
+// write gave it. A newer one (someone else wrote since) is the base of the next patch, so that what they
+// wrote is not taken for the operator's; when the two cannot be compared, neither is taken for older.
+func cacheOlder(cached, written string) bool {
+	c, err := resourceversion.CompareResourceVersion(cached, written)
+	return err == nil && c < 0
 }
 
 // writtenStatuses remembers, per platform, the last status the operator wrote and the resourceVersion

@@ -65,7 +65,7 @@ func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platfor
 	if err := r.Client.List(ctx, &list, client.InNamespace(p.Namespace), client.MatchingFields{tenantPlatformIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
 		return nil, due, fmt.Errorf("listing the GenAITenants of the platform: %w", err)
 	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
+	sort.Slice(list.Items, func(i, j int) bool { return render.TenantBefore(&list.Items[i], &list.Items[j]) })
 	ca := p.Spec.Gateway.ClientAuth
 	for i := range list.Items {
 		t := &list.Items[i]
@@ -78,6 +78,10 @@ func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platfor
 			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.apiKeys: platform %s/%s has no spec.gateway.clientAuth.apiKeys: its Tier One reads no API key", p.Namespace, p.Name))
 		case t.Spec.JWT != nil && (ca == nil || ca.JWT == nil || ca.JWT.TenantClaim == ""):
 			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.jwt: platform %s/%s has no spec.gateway.clientAuth.jwt.tenantClaim: no JWT claim names tenants", p.Namespace, p.Name))
+		case t.Spec.JWT != nil && ca.APIKeys != nil:
+			// Envoy Gateway then requires an API key from every client too, and a key of the platform's
+			// own clients reaches every model: the claim would restrict nothing.
+			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.jwt: platform %s/%s has spec.gateway.clientAuth.apiKeys as well as jwt, so every client also sends an API key, which decides what it may call: name this tenant by spec.apiKeys", p.Namespace, p.Name))
 		}
 		if ot.refused == nil && t.Spec.APIKeys != nil {
 			tk, tDue, err := r.tenantKeys(ctx, p, t)

@@ -88,11 +88,15 @@ func TestTenants(t *testing.T) {
 	if msg := meta.FindStatusCondition(c.Status.Conditions, platformv1.ConditionReady).Message; !strings.Contains(msg, "shared") || c.Status.ClientIDs != 1 {
 		t.Errorf("team-c: %s %+v", msg, c.Status)
 	}
-	waitTenant(t, ns, "research", platformv1.ConditionReady, metav1.ConditionTrue, "")
+	// A JWT tenant on a platform that also reads API keys: every client sends a key too, which decides.
+	r := waitTenant(t, ns, "research", platformv1.ConditionAccepted, metav1.ConditionFalse, platformv1.ReasonInvalidReference)
+	if msg := meta.FindStatusCondition(r.Status.Conditions, platformv1.ConditionAccepted).Message; !strings.Contains(msg, "spec.jwt") || !strings.Contains(msg, "apiKeys") {
+		t.Errorf("research: %s", msg)
+	}
 	waitTenant(t, ns, "elsewhere", platformv1.ConditionAccepted, metav1.ConditionFalse, platformv1.ReasonPlatformNotFound)
 	eventually(t, 20*time.Second, func() error {
 		st := getPlatform(t, p).Status.Tenants
-		if st == nil || st.Accepted != 4 || st.Ready != 2 || fmt.Sprint(st.NotReady) != "[team-b: BudgetsRefused team-c: KeysConflict]" {
+		if st == nil || st.Accepted != 3 || st.Ready != 1 || st.Refused != 1 || fmt.Sprint(st.NotReady) != "[research: InvalidReference team-b: BudgetsRefused team-c: KeysConflict]" {
 			return fmt.Errorf("platform status.tenants: %+v", st)
 		}
 		return nil

@@ -325,8 +325,10 @@ type JWTAuth struct {
 	ClientIDClaim string `json:"clientIDClaim,omitempty"`
 
 	// TenantClaim is the claim whose value names the client's GenAITenant (their spec.jwt.claimValues),
-	// for example "groups" or "tenant". Envoy copies it into the header x-genai-tenant-claim, where the
-	// tenants' model access rules and budgets read it. Empty: JWT clients are not attributed to tenants.
+	// for example "tenant": a claim with one string value (a list such as "groups" never equals one).
+	// Envoy copies it into the header x-genai-tenant-claim, where the tenants' model access rules and
+	// budgets read it. JWT tenants need a platform without apiKeys (with both, every client also sends a
+	// key, which decides). Empty: JWT clients are not attributed to tenants.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.:/-]+$`

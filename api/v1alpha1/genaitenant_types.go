@@ -236,5 +236,4 @@ const (
 	ReasonKeysNotFound   = "KeysNotFound"
 	ReasonKeysConflict   = "KeysConflict"
 	ReasonBudgetsRefused = "BudgetsRefused"
-	ReasonUnknownModels  = "UnknownModels"
 )

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"sync"
 
+	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -137,7 +138,7 @@ const DefaultWorkers = 4
 
 // ApplyAll applies objs, Workers at a time, and returns each one's error (nil: applied or unchanged),
 // in objs' order. It goes in waves, each finished before the next starts, so that what others
-// reference exists first: Namespaces, then Secrets and ConfigMaps, then everything else.
+// reference, or what must be in force first, exists first (see waves).
 func (a *Applier) ApplyAll(ctx context.Context, objs []client.Object) []error {
 	errs := make([]error, len(objs))
 	workers := a.Workers
@@ -164,20 +165,28 @@ func (a *Applier) ApplyAll(ctx context.Context, objs []client.Object) []error {
 }
 
 // waves groups the indexes of objs by the order they must be applied in: Namespaces, then Secrets and
-// ConfigMaps, then everything else. The last wave starts with what takes longest to be answered, so that
-// the workers finish together rather than one of them alone at the end: Gateways (their controller then
-// takes the longest to give them an address, which Tier One's link waits for), then the routes and
-// InferenceServices, whose validation (the CRDs' CEL rules, the largest objects) costs the API server the
-// most. What they refer to may come after them: their controllers resolve references when they appear.
+// ConfigMaps, then the SecurityPolicies that authorize requests (tenants' access to a model: in force
+// before a rule of that model is), then everything else. The last wave starts with what takes longest to
+// be answered, so that the workers finish together rather than one of them alone at the end: Gateways
+// (their controller then takes the longest to give them an address, which Tier One's link waits for), then
+// the routes and InferenceServices, whose validation (the CRDs' CEL rules, the largest objects) costs the
+// API server the most. What they refer to may come after them: their controllers resolve references when
+// they appear.
 func waves(objs []client.Object) [][]int {
-	out := make([][]int, 3)
+	out := make([][]int, 4)
 	var last [4][]int
 	for i, o := range objs {
-		switch o.(type) {
+		switch o := o.(type) {
 		case *corev1.Namespace:
 			out[0] = append(out[0], i)
 		case *corev1.Secret, *corev1.ConfigMap:
 			out[1] = append(out[1], i)
+		case *egv1a1.SecurityPolicy:
+			if o.Spec.Authorization != nil {
+				out[2] = append(out[2], i)
+			} else {
+				last[3] = append(last[3], i)
+			}
 		case *gwapiv1.Gateway:
 			last[0] = append(last[0], i)
 		case *gwapiv1.HTTPRoute, *aigv1b1.AIGatewayRoute:
@@ -189,7 +198,7 @@ func waves(objs []client.Object) [][]int {
 		}
 	}
 	for _, l := range last {
-		out[2] = append(out[2], l...)
+		out[3] = append(out[3], l...)
 	}
 	return out
 }

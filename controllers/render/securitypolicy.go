@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
 
@@ -156,8 +158,19 @@ func AccessPolicyName(p *platformv1.GenAIPlatform, model string) string {
 }
 
 // RuleName is the name of a model's rule in its AIGatewayRoute, which Envoy AI Gateway carries into the
-// generated HTTPRoute: the access policy targets it as a section of that route.
-func RuleName(model string) string { return SafeName(model) }
+// generated HTTPRoute: the access policy targets it as a section of that route. Envoy AI Gateway names
+// the rule it adds for unknown models "route-not-found", and its CRD refuses a rule of that name: a model
+// called so gets a hashed name.
+func RuleName(model string) string {
+	n := SafeName(model)
+	if n == reservedRuleName {
+		sum := sha256.Sum256([]byte(model))
+		n += "-" + hex.EncodeToString(sum[:])[:6]
+	}
+	return n
+}
+
+const reservedRuleName = "route-not-found"
 
 // accessPolicy lets only the clients allowed to call a model reach its rule: the platform's own clients
 // (the keys of spec.gateway.clientAuth.apiKeys keep access to every model) and the tenants whose

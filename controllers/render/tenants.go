@@ -61,10 +61,20 @@ func tenantKeysSecret(p *platformv1.GenAIPlatform, t *platformv1.GenAITenant, g 
 	}
 }
 
+// TenantBefore orders tenants oldest first, then by name: the older tenant keeps what two contend for (a
+// key value both hold, the last of Envoy Gateway's rate limit rules), as in Gateway API, so that a new
+// tenant never takes away what an existing one has.
+func TenantBefore(a, b *platformv1.GenAITenant) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
+}
+
 // tenantPlan is the tenants resolved against the platform: who is accepted with which client ids, and
 // which models each may call.
 type tenantPlan struct {
-	tenants []*platformv1.GenAITenant // sorted by name
+	tenants []*platformv1.GenAITenant // oldest first (TenantBefore)
 	results map[string]*TenantResult
 	// allowed are, by model, the tenants that may call it.
 	allowed map[string][]string
@@ -85,7 +95,7 @@ func (tp *tenantPlan) active() bool { return tp != nil && len(tp.tenants) > 0 }
 func planTenants(p *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, secrets facts.Secrets) *tenantPlan {
 	tp := &tenantPlan{results: map[string]*TenantResult{}, allowed: map[string][]string{}, keys: map[string][]byte{}}
 	tp.tenants = slices.Clone(tenants)
-	sort.Slice(tp.tenants, func(i, j int) bool { return tp.tenants[i].Name < tp.tenants[j].Name })
+	sort.Slice(tp.tenants, func(i, j int) bool { return TenantBefore(tp.tenants[i], tp.tenants[j]) })
 	names := make([]string, 0, len(p.Spec.Models))
 	for _, m := range p.Spec.Models {
 		names = append(names, m.Name)

@@ -253,3 +253,14 @@ func TestHundredsOfTenants(t *testing.T) {
 	}
 	t.Logf("%d tenants, %d models: %d access policies, largest object %d bytes", tenants, len(p.Spec.Models), policies, largest)
 }
+
+// TestRuleNameAvoidsTheReservedName: a model named like the rule Envoy AI Gateway reserves for unknown
+// models gets another rule name (the AIGatewayRoute CRD refuses "route-not-found"); others keep theirs.
+func TestRuleNameAvoidsTheReservedName(t *testing.T) {
+	if got := render.RuleName("route-not-found"); got == "route-not-found" || !strings.HasPrefix(got, "route-not-found-") {
+		t.Errorf("RuleName(route-not-found) = %q", got)
+	}
+	if got := render.RuleName("gpt-4o"); got != "gpt-4o" {
+		t.Errorf("RuleName(gpt-4o) = %q", got)
+	}
+}

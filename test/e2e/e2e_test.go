@@ -71,7 +71,7 @@ const (
 	stepStorage  = "S3, GCS and Azure Blob models: the pod KServe made has the storage initializer carrying the user's credentials, and the image pull Secret"
 	stepCanary   = "a team's GenAIModel with a 90/10 canary: KServe makes both versions Ready, their predictors scheduled, and the Tier Two HTTPRoute carries the weights, accepted by Envoy Gateway with its references resolved"
 	stepLLM      = "a team's GenAIModel with engine LLMInferenceService: KServe's LLM controller makes each version's vLLM pods (their arguments, their replica bounds), endpoint picker and InferencePool, and says what it says; Tier Two routes to the Ready version's InferencePool, as Envoy Gateway resolves it"
-	stepTenants  = "GenAITenants (generated keys, brought keys, a JWT claim; model allow lists, token and cost budgets, a model's own budget): Envoy Gateway and Envoy AI Gateway accept every object made for them, each tenant and the platform say Ready, the generated keys are in their Secret and in no log, event or status"
+	stepTenants  = "GenAITenants (generated keys, brought keys, a JWT claim; model allow lists, token and cost budgets, a model's own budget): Envoy Gateway and Envoy AI Gateway accept every object made for them, the key tenants and the platform say Ready and the JWT tenant is refused (the platform also reads API keys), the generated keys are in their Secret and in no log, event or status"
 	stepDelete   = "deleting the platforms leaves nothing of theirs behind (the admin's model namespace stays)"
 	stepInstall  = "helm install of dist/chart next to a kubebuilder-made operator in one namespace (neither selects the other's pods), helm uninstall, then kubectl apply --server-side -f dist/install.yaml"
 )

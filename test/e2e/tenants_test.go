@@ -31,7 +31,7 @@ const (
 	tenantsPlatform = "tenants"
 	tenantGen       = "team-gen"      // keys the operator generates
 	tenantOwn       = "team-own"      // keys in its own Secret
-	tenantJWT       = "research"      // named by a JWT claim
+	tenantJWT       = "research"      // named by a JWT claim: refused here (the platform also reads API keys)
 	tenantOwnSecret = "team-own-keys" // the Secret team-own brings
 	tenantsClients  = "tenants-client-keys-input"
 )
@@ -124,8 +124,9 @@ func tenantsPlatformObject() *unstructured.Unstructured {
 
 // testTenants: a platform with API key and JWT clients and three GenAITenants (generated keys, brought
 // keys, a JWT claim), with model allow lists, token and cost budgets and a model's own budget. Every
-// object the operator makes for them is accepted by the real controllers; each tenant's status and the
-// platform's summary say so; the generated keys are in their Secret and nowhere else.
+// object the operator makes for them is accepted by the real controllers; each key tenant's status and
+// the platform's summary say so, and the JWT tenant is refused (with API keys too, every client sends a
+// key, which decides); the generated keys are in their Secret and nowhere else.
 func testTenants(t *testing.T) {
 	needAIGateway(t)
 	ctx := context.Background()
@@ -155,7 +156,6 @@ func testTenants(t *testing.T) {
 	wants := map[string]want{
 		tenantGen: {keys: render.TenantKeysSecretName(tenantGen), clientIDs: 2, models: []string{"gpt-4o", "gpt-4o-mini"}},
 		tenantOwn: {keys: tenantOwnSecret, clientIDs: 2, models: []string{"claude-sonnet"}, unknown: []string{"mistral-large"}},
-		tenantJWT: {models: []string{"gpt-4o", "gpt-4o-mini", "claude-sonnet"}},
 	}
 	eventually(t, waitForControl, func() error {
 		for name, w := range wants {
@@ -182,8 +182,18 @@ func testTenants(t *testing.T) {
 		if p.Status.ObservedGeneration != p.Generation {
 			return fmt.Errorf("platform %s: observedGeneration %d, generation %d", p.Name, p.Status.ObservedGeneration, p.Generation)
 		}
-		if ts := p.Status.Tenants; ts == nil || ts.Accepted != 3 || ts.Ready != 3 || ts.Refused != 0 || len(ts.NotReady) > 0 {
-			return fmt.Errorf("platform %s: tenants %+v; want 3 accepted, 3 ready", p.Name, ts)
+		// The JWT tenant is refused: this platform also reads API keys, so every client sends one, and the
+		// key decides what it may call.
+		var jwt platformv1.GenAITenant
+		if err := c.Get(ctx, client.ObjectKey{Namespace: platformNS, Name: tenantJWT}, &jwt); err != nil {
+			return err
+		}
+		if cond := meta.FindStatusCondition(jwt.Status.Conditions, platformv1.ConditionAccepted); cond == nil || cond.Status != metav1.ConditionFalse ||
+			cond.Reason != platformv1.ReasonInvalidReference || !strings.Contains(cond.Message, "apiKeys") || cond.ObservedGeneration != jwt.Generation {
+			return fmt.Errorf("GenAITenant %s: Accepted is %+v; want False InvalidReference naming apiKeys", tenantJWT, cond)
+		}
+		if ts := p.Status.Tenants; ts == nil || ts.Accepted != 2 || ts.Ready != 2 || ts.Refused != 1 || fmt.Sprint(ts.NotReady) != "[research: InvalidReference]" {
+			return fmt.Errorf("platform %s: tenants %+v; want 2 accepted and ready, research refused", p.Name, ts)
 		}
 		return nil
 	})
@@ -350,7 +360,7 @@ func tenantsAccepted(t *testing.T) ([]string, error) {
 	if err := ancestorsAcceptedBy(*btp, render.EnvoyGatewayControllerName); err != nil {
 		return nil, err
 	}
-	// The model's own budget (1), team-gen's three, team-own's one, research's one; the cost budgets
+	// The model's own budget (1), team-gen's three, team-own's one (research is refused); the cost budgets
 	// charge the CEL's llm_cost; the 403 of a model not allowed has its own body.
 	brules, _, _ := unstructured.NestedSlice(btp.Object, "spec", "rateLimit", "global", "rules")
 	costRules := 0
@@ -360,8 +370,8 @@ func tenantsAccepted(t *testing.T) ([]string, error) {
 		}
 	}
 	overrides, _, _ := unstructured.NestedSlice(btp.Object, "spec", "responseOverride")
-	if len(brules) != 6 || costRules != 2 || len(overrides) != 1 || !strings.Contains(fmt.Sprint(overrides[0]), "403") {
-		return nil, fmt.Errorf("BackendTrafficPolicy %s: %d rate limit rules (%d charging llm_cost), responseOverride %v; want 6 (2), a 403 override", btp.GetName(), len(brules), costRules, overrides)
+	if len(brules) != 5 || costRules != 2 || len(overrides) != 1 || !strings.Contains(fmt.Sprint(overrides[0]), "403") {
+		return nil, fmt.Errorf("BackendTrafficPolicy %s: %d rate limit rules (%d charging llm_cost), responseOverride %v; want 5 (2), a 403 override", btp.GetName(), len(brules), costRules, overrides)
 	}
 	lines = append(lines, fmt.Sprintf("Envoy Gateway: BackendTrafficPolicy %s/%s (%d global rate limit rules, %d on llm_cost, responseOverride 403) %s",
 		btp.GetNamespace(), btp.GetName(), len(brules), costRules, ancestorsText(*btp)))

@@ -170,11 +170,11 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
 	// answers is deployed on its own, so that one failing cluster never holds back the others; one that
 	// does not answer is left as it is until it does.
-	desired, pending, applyErr := r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), targets, served, &f)
+	desired, pending, applyErr := r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), heldTenantKeys(p, tenants), targets, served, &f)
 	// A Tier Two Gateway's address, which Tier One's link to it needs, often comes while the rest is
 	// applied: the link is then made now, with one status write, rather than in the next reconcile.
 	if applyErr == nil && r.addressesArrived(ctx, eff, targets, &f) {
-		desired, pending, applyErr = r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), targets, served, &f)
+		desired, pending, applyErr = r.renderAndApply(ctx, p, eff, acceptedTenants(tenants), heldTenantKeys(p, tenants), targets, served, &f)
 	}
 	if err := r.forgetRemovedClusters(ctx, p); err != nil {
 		applyErr = errors.Join(applyErr, err)
@@ -223,10 +223,11 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 // renderAndApply renders the platform from its facts and applies the result to every cluster that
 // answers: Tier One and the local model clusters together, each remote cluster on its own. A remote
-// cluster's failure is recorded in its facts.
-func (r *GenAIPlatformReconciler) renderAndApply(ctx context.Context, p, eff *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, targets map[string]*clusterTarget, served map[schema.GroupVersionKind]bool, f *facts.Facts) (render.Output, []string, error) {
+// cluster's failure is recorded in its facts. keep are objects of Tier One's cluster that are neither
+// written nor pruned.
+func (r *GenAIPlatformReconciler) renderAndApply(ctx context.Context, p, eff *platformv1.GenAIPlatform, tenants []*platformv1.GenAITenant, keep []client.Object, targets map[string]*clusterTarget, served map[schema.GroupVersionKind]bool, f *facts.Facts) (render.Output, []string, error) {
 	desired := render.Render(render.Input{Platform: eff, Facts: *f, Tenants: tenants})
-	local, held := desired.In(""), []client.Object(nil)
+	local, held := desired.In(""), keep
 	for _, mc := range p.Spec.ModelClusters {
 		switch {
 		case mc.KubeconfigSecretRef != nil:

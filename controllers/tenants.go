@@ -101,6 +101,19 @@ func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platfor
 	return out, due, nil
 }
 
+// heldTenantKeys are the generated keys Secrets of the refused tenants: kept, not pruned, so that a tenant
+// refused for a while (its platform's API keys switched off and on again) gets its applications' keys
+// back rather than new ones.
+func heldTenantKeys(p *platformv1.GenAIPlatform, tenants []observedTenant) []client.Object {
+	var out []client.Object
+	for _, t := range tenants {
+		if t.refused != nil && t.obj.Spec.APIKeys != nil && t.obj.Spec.APIKeys.Generate != nil {
+			out = append(out, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: p.Namespace, Name: render.TenantKeysSecretName(t.obj.Name)}})
+		}
+	}
+	return out
+}
+
 // acceptedTenants are the tenants render serves.
 func acceptedTenants(tenants []observedTenant) []*platformv1.GenAITenant {
 	var out []*platformv1.GenAITenant

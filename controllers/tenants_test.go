@@ -216,6 +216,57 @@ func refuseTierOnePolicy(t *testing.T, p *platformv1.GenAIPlatform, message stri
 	})
 }
 
+// TestRefusedTenantKeepsItsGeneratedKeys: a tenant refused for a while (its platform's API keys switched
+// off, then on again) keeps its generated keys Secret meanwhile, and gets the same keys back, so that its
+// applications are not locked out by new ones.
+func TestRefusedTenantKeepsItsGeneratedKeys(t *testing.T) {
+	ns := newNamespace(t)
+	createSecret(t, ns, "client-keys", map[string]string{"ops": "ops-key-value-1234567890"})
+	createSecret(t, ns, "openai", map[string]string{"apiKey": "sk-openai-value"})
+	p := createPlatform(t, ns, "keep", `
+gateway: {listener: {protocol: HTTP}, clientAuth: {apiKeys: {secretRef: {name: client-keys}}}}
+providers: [{name: openai, type: OpenAI, credentials: {secretRef: {name: openai}}}]
+models: [{name: gpt-4o, routes: [{provider: openai}]}]
+`)
+	tenant := &platformv1.GenAITenant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "team"},
+		Spec: platformv1.GenAITenantSpec{PlatformRef: platformv1.LocalPlatformReference{Name: p.Name},
+			APIKeys: &platformv1.TenantAPIKeys{Generate: &platformv1.GeneratedKeys{Keys: 1}}, Models: []string{"*"}}}
+	if err := k8s.Create(testCtx, tenant); err != nil {
+		t.Fatal(err)
+	}
+	waitTenant(t, ns, "team", platformv1.ConditionReady, metav1.ConditionTrue, "")
+	keyOf := func() string {
+		var s corev1.Secret
+		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: render.TenantKeysSecretName("team")}, &s); err != nil {
+			t.Fatal(err)
+		}
+		return string(s.Data["key-1"])
+	}
+	key := keyOf()
+
+	updatePlatform(t, p, func(p *platformv1.GenAIPlatform) { p.Spec.Gateway.ClientAuth = nil })
+	waitTenant(t, ns, "team", platformv1.ConditionAccepted, metav1.ConditionFalse, platformv1.ReasonInvalidReference)
+	waitQuiet(t)
+	if got := keyOf(); got != key {
+		t.Fatal("the refused tenant's generated key changed")
+	}
+
+	updatePlatform(t, p, func(p *platformv1.GenAIPlatform) {
+		p.Spec.Gateway.ClientAuth = &platformv1.ClientAuthSpec{APIKeys: &platformv1.APIKeyAuth{SecretRef: platformv1.SecretReference{Name: "client-keys"}}}
+	})
+	waitTenant(t, ns, "team", platformv1.ConditionReady, metav1.ConditionTrue, "")
+	eventually(t, 20*time.Second, func() error {
+		var c corev1.Secret
+		if err := k8s.Get(testCtx, client.ObjectKey{Namespace: ns, Name: render.ClientKeysSecretName(p)}, &c); err != nil {
+			return err
+		}
+		if string(c.Data["team.key-1"]) != key || keyOf() != key {
+			return fmt.Errorf("the tenant's key at Tier One is not the one it had before it was refused")
+		}
+		return nil
+	})
+}
+
 // TestInvalidTenantsAreRefused: admission refuses a tenant with a clear message naming the field.
 func TestInvalidTenantsAreRefused(t *testing.T) {
 	ns := newNamespace(t)

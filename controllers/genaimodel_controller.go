@@ -25,11 +25,7 @@ func orphanModels(c client.Client) *orphans[*platformv1.GenAIModel] {
 			if err := c.List(ctx, &list, client.MatchingFields{platformRefIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
 				return nil, err
 			}
-			out := make([]client.Object, 0, len(list.Items))
-			for i := range list.Items {
-				out = append(out, &list.Items[i])
-			}
-			return out, nil
+			return objectsOf(list.Items), nil
 		},
 	}
 }

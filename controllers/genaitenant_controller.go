@@ -25,11 +25,7 @@ func orphanTenants(c client.Client) *orphans[*platformv1.GenAITenant] {
 			if err := c.List(ctx, &list, client.InNamespace(p.GetNamespace()), client.MatchingFields{tenantPlatformIndex: client.ObjectKeyFromObject(p).String()}); err != nil {
 				return nil, err
 			}
-			out := make([]client.Object, 0, len(list.Items))
-			for i := range list.Items {
-				out = append(out, &list.Items[i])
-			}
-			return out, nil
+			return objectsOf(list.Items), nil
 		},
 	}
 }

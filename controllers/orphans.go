@@ -89,3 +89,15 @@ func (r *orphans[T]) orphansOf(ctx context.Context, p client.Object) []reconcile
 	}
 	return out
 }
+
+// objectsOf is a list's items as objects.
+func objectsOf[T any, PT interface {
+	*T
+	client.Object
+}](items []T) []client.Object {
+	out := make([]client.Object, 0, len(items))
+	for i := range items {
+		out = append(out, PT(&items[i]))
+	}
+	return out
+}

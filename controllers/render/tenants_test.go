@@ -46,18 +46,7 @@ func TestCostCEL(t *testing.T) {
 			}
 		}
 	}
-	if expr == "" {
-		t.Fatal("no cost expression rendered")
-	}
-	env := aigwCostEnv(t)
-	ast, iss := env.Compile(expr)
-	if iss.Err() != nil {
-		t.Fatalf("%s: %v", expr, iss.Err())
-	}
-	prog, err := env.Program(ast)
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := costProgram(t, expr)
 	for _, c := range []struct {
 		model, backend string
 		in, out        uint64

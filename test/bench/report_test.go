@@ -92,15 +92,7 @@ func (b *bench) publish() {
 	t := b.t
 	var checks []check
 	if b.cfg.Baseline != "" && !b.cfg.Update {
-		raw, err := os.ReadFile(b.cfg.Baseline)
-		if err != nil {
-			t.Fatalf("reading the baseline: %v", err)
-		}
-		var base baselineFile
-		if err := json.Unmarshal(raw, &base); err != nil {
-			t.Fatalf("%s: %v", b.cfg.Baseline, err)
-		}
-		checks = compare(b.res, base)
+		checks = compare(b.res, b.readBaseline())
 	}
 	report := markdown(b.res, checks)
 	fmt.Println(report)
@@ -120,14 +112,53 @@ func (b *bench) publish() {
 	}
 	for _, c := range checks {
 		if !c.ok {
-			t.Errorf("regression: %s: %s, limit %s", c.name, c.got, c.limit)
+			r := fmt.Sprintf("%s: %s, limit %s", c.name, c.got, c.limit)
+			b.regressions = append(b.regressions, r)
+			t.Errorf("regression: %s", r)
 		}
 	}
 }
 
+func (b *bench) readBaseline() baselineFile {
+	b.t.Helper()
+	raw, err := os.ReadFile(b.cfg.Baseline)
+	if err != nil {
+		b.t.Fatalf("reading the baseline: %v", err)
+	}
+	var base baselineFile
+	if err := json.Unmarshal(raw, &base); err != nil {
+		b.t.Fatalf("%s: %v", b.cfg.Baseline, err)
+	}
+	return base
+}
+
+// ratioLimit is the highest convergence ratio the baseline file allows a platform of n models (false:
+// no baseline to compare with, or none of that size).
+func (b *bench) ratioLimit(n int) (float64, bool) {
+	if b.cfg.Baseline == "" || b.cfg.Update {
+		return 0, false
+	}
+	base := b.readBaseline()
+	for _, bc := range base.Results.Convergence {
+		if bc.Models == n {
+			return base.Tolerances.ratioLimit(bc.Ratio), true
+		}
+	}
+	return 0, false
+}
+
+// ratioLimit: the baseline's ratio times the factor, or the cap when that is higher.
+func (tol tolerances) ratioLimit(baseline float64) float64 {
+	return max(baseline*tol.RatioFactor, tol.RatioCap)
+}
+
 // maxModelStatusWritesPerModel: a team model's status is written when it is attached and once more when
-// its route is accepted.
-const maxModelStatusWritesPerModel = 2.0
+// its route is accepted. maxOtherWritesPerModel: the route shards a model's rule moves between, and the
+// platform's status.
+const (
+	maxModelStatusWritesPerModel = 2.0
+	maxOtherWritesPerModel       = 3.0
+)
 
 func writeFile(t interface{ Fatal(...any) }, path string, b []byte) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -161,9 +192,8 @@ func compare(r results, base baselineFile) []check {
 			if bc.Models != c.Models {
 				continue
 			}
-			limit := bc.Ratio * tol.RatioFactor
-			ok := c.Ratio <= limit || (tol.RatioCap > 0 && c.Ratio <= tol.RatioCap)
-			l := fmt.Sprintf("%.2f (baseline %.2f x %.1f)", limit, bc.Ratio, tol.RatioFactor)
+			ok := c.Ratio <= tol.ratioLimit(bc.Ratio)
+			l := fmt.Sprintf("%.2f (baseline %.2f x %.1f)", bc.Ratio*tol.RatioFactor, bc.Ratio, tol.RatioFactor)
 			if tol.RatioCap > 0 {
 				l += fmt.Sprintf(" or %.2f", tol.RatioCap)
 			}
@@ -193,17 +223,19 @@ func compare(r results, base baselineFile) []check {
 			}
 		}
 	}
-	// Team models arrive while the platform reconciles: a model attached in one reconcile and routed in a
-	// later one has its status written twice (attached, then Ready), and how many do depends on the
-	// timing. So their status writes are bounded per model, and the other writes (routes, the platform)
-	// are compared with the baseline's.
-	if t, bt := r.TeamModels, base.Results.TeamModels; t != nil && bt != nil && t.Models > 0 {
+	// Team models arrive while the platform reconciles, and how many reconciles they fall into depends on
+	// the timing (the same 20 models took from 25 to 42 writes in all). So both counts are bounded per
+	// model by the design's worst case, each model arriving in a reconcile of its own: its status written
+	// twice (attached, then Ready); and for it, the platform's route shards its rule moves between (two)
+	// and the platform's status (one). A write loop goes past these at once; the steady-state and edit
+	// phases catch a write of what did not change.
+	if t := r.TeamModels; t != nil && t.Models > 0 {
 		perModel := float64(t.ModelStatusWrites) / float64(t.Models)
 		add("GenAIModel status writes per model, team models", perModel <= maxModelStatusWritesPerModel,
 			fmt.Sprintf("%.2f", perModel), fmt.Sprintf("%.2f", maxModelStatusWritesPerModel))
-		other, baseOther := t.Writes-t.ModelStatusWrites, bt.Writes-bt.ModelStatusWrites
-		add("other writes, team models", other <= baseOther+tol.PhaseWritesSlack, fmt.Sprint(other),
-			fmt.Sprintf("%d (baseline %d + %d)", baseOther+tol.PhaseWritesSlack, baseOther, tol.PhaseWritesSlack))
+		other := float64(t.Writes-t.ModelStatusWrites) / float64(t.Models)
+		add("other writes per model, team models", other <= maxOtherWritesPerModel,
+			fmt.Sprintf("%.2f", other), fmt.Sprintf("%.2f", maxOtherWritesPerModel))
 	}
 	if n := len(r.Memory); n >= 2 && r.Memory[n-1].AfterGC && r.Memory[n-2].AfterGC {
 		add("heap in use after unrelated objects / before", r.MemoryRatio.HeapInuse <= tol.MemoryRatioMax,

@@ -82,6 +82,7 @@ type GenAIPlatformReconciler struct {
 
 	applier  *apply.Applier
 	written  writtenStatuses // the last status written, per platform
+	shards   routeShards     // the models' Tier One routes after the last successful apply, per platform
 	watches  *childWatches
 	secrets  *secretWatches
 	clusters *clustercache.ClusterCache
@@ -106,6 +107,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if apierrors.IsNotFound(err) {
 			forgetMetrics(req.Namespace, req.Name)
 			r.written.forget(req.NamespacedName)
+			r.shards.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -165,6 +167,7 @@ func (r *GenAIPlatformReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	f.RouteShards = r.observeRouteShards(ctx, p, served)
 
 	// Render, then apply. Every model cluster without a kubeconfig is this cluster: its objects are
 	// applied and pruned together with Tier One's, under the same labels. Each remote cluster that
@@ -239,6 +242,11 @@ func (r *GenAIPlatformReconciler) renderAndApply(ctx context.Context, p, eff *pl
 		}
 	}
 	pending, applyErr := r.deploy(ctx, eff, r.applier, served, local, held)
+	if key := (types.NamespacedName{Namespace: p.Namespace, Name: p.Name}); applyErr == nil {
+		r.shards.set(key, render.RouteShardsOf(desired))
+	} else {
+		r.shards.forget(key)
+	}
 	for _, mc := range p.Spec.ModelClusters {
 		if t := targets[mc.Name]; t != nil && t.remote != nil {
 			if _, err := r.deployRemote(ctx, eff, t, desired.In(mc.Name)); err != nil {
@@ -383,6 +391,7 @@ func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.Ge
 	if !controllerutil.ContainsFinalizer(p, platformv1.FinalizerCleanup) {
 		return ctrl.Result{}, nil
 	}
+	r.shards.forget(types.NamespacedName{Namespace: p.Namespace, Name: p.Name})
 	if blocked := r.finalizeRemote(ctx, p); len(blocked) > 0 {
 		return ctrl.Result{RequeueAfter: requeueForUnreachable}, r.blockedDeletion(ctx, p, blocked)
 	}

@@ -24,6 +24,12 @@ type Facts struct {
 	// Placements are the self-hosted placements' InferenceServices as KServe reports them.
 	Placements []Placement `json:"placements,omitempty"`
 
+	// RouteShards are the Tier One AIGatewayRoute (by name) that serves each model now, as the
+	// operator's last apply left them. Render keeps a model in its route, so that removing another
+	// model never moves it: a model's rule in another route is, for a moment, outside its tenants'
+	// access policy, and every move rewrites two routes.
+	RouteShards map[string]string `json:"routeShards,omitempty"`
+
 	// Invalid, when set, is a spec error the API server cannot see (a reference to another namespace's
 	// Secret): nothing is rendered.
 	Invalid *Problem `json:"-"`

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"maps"
 	"slices"
 
 	"k8s.io/utils/ptr"
@@ -148,16 +149,67 @@ type routeShard struct {
 	backends map[string][]string // by model, for Tier Two shards
 }
 
-// aiGatewayRoutes shards the rules into AIGatewayRoutes of at most MaxRulesPerRoute rules, in spec order,
-// so that appending a model never moves the others.
+// placeRules places the rules into route shards of at most MaxRulesPerRoute rules each, by index. A
+// model stays in the shard that serves it now (live: model -> AIGatewayRoute name), so that removing a
+// model never moves the others; the others, new ones first among them, go to the lowest shard with room,
+// in rule order. A new platform's shards are thus filled in spec order, 15 at a time. Shards that end up
+// empty are left out (their routes are pruned); the others keep their index, and so their name.
+func placeRules(p *platformv1.GenAIPlatform, rules []modelRule, live map[string]string) []placedShard {
+	byName := map[string]int{}
+	if len(live) > 0 {
+		// A live route's index, from its name. Shards are numbered from 0 and a new one takes the lowest
+		// free index, so a live index past this bound means a history of hundreds of emptied routes: its
+		// models are then placed afresh.
+		for i := range len(rules) + len(live) + 1 {
+			byName[RouteName(p, i)] = i
+		}
+	}
+	count := map[int]int{}
+	at := make([]int, len(rules))
+	var rest []int
+	for i, r := range rules {
+		if idx, ok := byName[live[r.model]]; ok && count[idx] < MaxRulesPerRoute {
+			at[i] = idx
+			count[idx]++
+			continue
+		}
+		rest = append(rest, i)
+	}
+	next := 0
+	for _, i := range rest {
+		for count[next] >= MaxRulesPerRoute {
+			next++
+		}
+		at[i] = next
+		count[next]++
+	}
+	byIndex := map[int][]modelRule{}
+	for i, r := range rules {
+		byIndex[at[i]] = append(byIndex[at[i]], r)
+	}
+	var out []placedShard
+	for _, idx := range slices.Sorted(maps.Keys(byIndex)) {
+		out = append(out, placedShard{index: idx, rules: byIndex[idx]})
+	}
+	return out
+}
+
+// placedShard is one route shard's index and its rules, in rule order.
+type placedShard struct {
+	index int
+	rules []modelRule
+}
+
+// aiGatewayRoutes makes one AIGatewayRoute per placed shard.
 //
 // With named rules (tenants control model access), each rule carries its model's RuleName, which Envoy AI
 // Gateway copies into the generated HTTPRoute, so that a policy can target the one model's rule. Without
 // tenants the rules stay unnamed, as before tenants existed, so those platforms' routes do not change.
-func aiGatewayRoutes(p *platformv1.GenAIPlatform, rules []modelRule, named bool, routes map[string][]Target) (shards []routeShard, withFallback []string) {
+func aiGatewayRoutes(p *platformv1.GenAIPlatform, placed []placedShard, named bool, routes map[string][]Target) (shards []routeShard, withFallback []string) {
 	var out []routeShard
-	for chunk := range slices.Chunk(rules, MaxRulesPerRoute) {
-		name := RouteName(p, len(out))
+	for _, sh := range placed {
+		chunk := sh.rules
+		name := RouteName(p, sh.index)
 		route := &aigv1b1.AIGatewayRoute{
 			TypeMeta:   metav1.TypeMeta{APIVersion: aigv1b1.GroupVersion.String(), Kind: "AIGatewayRoute"},
 			ObjectMeta: objectMeta(p, name, "tier-one"),
@@ -225,4 +277,33 @@ func priorityOf(prio *int32) *uint32 {
 		v = uint32(*prio)
 	}
 	return &v
+}
+
+// RouteShardsOf is where an output places each model at Tier One: model -> AIGatewayRoute name.
+func RouteShardsOf(out Output) map[string]string {
+	shards := map[string]string{}
+	for _, c := range out.Children {
+		if r, ok := c.Object.(*aigv1b1.AIGatewayRoute); ok && c.Cluster == "" {
+			for m, name := range ModelsOfRoute(r) {
+				shards[m] = name
+			}
+		}
+	}
+	return shards
+}
+
+// ModelsOfRoute reads which models a Tier One AIGatewayRoute serves, from its rules' model header
+// matches: model -> the route's name.
+func ModelsOfRoute(r *aigv1b1.AIGatewayRoute) map[string]string {
+	out := map[string]string{}
+	for _, rule := range r.Spec.Rules {
+		for _, m := range rule.Matches {
+			for _, h := range m.Headers {
+				if string(h.Name) == ModelHeader {
+					out[h.Value] = r.Name
+				}
+			}
+		}
+	}
+	return out
 }

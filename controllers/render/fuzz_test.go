@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	sigyaml "sigs.k8s.io/yaml"
 
+	aigv1b1 "github.com/genai-platform/genai-platform-operator/api/external/aigateway/v1beta1"
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
@@ -144,6 +145,15 @@ func fuzzFacts(p *platformv1.GenAIPlatform, choices []byte) facts.Facts {
 			f.Placements = append(f.Placements, facts.Placement{PlacementID: facts.PlacementID{Model: m.Name, Cluster: pl.Cluster, NodePool: pl.NodePool}, Exists: true, Ready: next()%2 == 0})
 		}
 	}
+	// Where the models are served now: some in one of the first routes, some in none.
+	for _, m := range p.Spec.Models {
+		if c := next(); c%3 != 0 {
+			if f.RouteShards == nil {
+				f.RouteShards = map[string]string{}
+			}
+			f.RouteShards[m.Name] = render.RouteName(p, int(c%5))
+		}
+	}
 	for _, mc := range p.Spec.ModelClusters {
 		c := next()
 		cf := facts.Cluster{Unreachable: c&1 != 0, ForeignNamespace: c&2 != 0}
@@ -163,7 +173,8 @@ func fuzzFacts(p *platformv1.GenAIPlatform, choices []byte) facts.Facts {
 
 // FuzzRender renders arbitrary GenAIPlatforms that the CRD admits, in arbitrary worlds: render never
 // panics, is deterministic, names every object validly (and within its kind's limits), labels it with
-// valid values, and never makes two children of one name.
+// valid values, never makes two children of one name, and puts each model in one AIGatewayRoute of at
+// most 15 rules, wherever the models are served now.
 func FuzzRender(f *testing.F) {
 	for i, s := range seeds(f) {
 		f.Add(s, []byte{byte(i), 0, 1, 2, 3, 5, 8, 13, 21, 34, 55})
@@ -205,9 +216,20 @@ func FuzzRender(f *testing.F) {
 		if a, b := OutputYAML(t, p, out), OutputYAML(t, p, again); !bytes.Equal(a, b) {
 			t.Fatalf("render is not deterministic:\n%s", lineDiff(string(a), string(b)))
 		}
-		seen := map[string]bool{}
+		seen, routed := map[string]bool{}, map[string]string{}
 		for _, c := range out.Children {
 			obj := c.Object
+			if r, ok := obj.(*aigv1b1.AIGatewayRoute); ok {
+				if len(r.Spec.Rules) > render.MaxRulesPerRoute {
+					t.Fatalf("%s holds %d rules", r.Name, len(r.Spec.Rules))
+				}
+				for m := range render.ModelsOfRoute(r) {
+					if routed[m] != "" {
+						t.Fatalf("model %s in %s and %s", m, routed[m], r.Name)
+					}
+					routed[m] = r.Name
+				}
+			}
 			gvk, err := apiutil.GVKForObject(obj, scheme)
 			if err != nil {
 				t.Fatal(err)

@@ -106,7 +106,7 @@ func LoadInput(t testing.TB, files ...string) render.Input {
 	}
 	f, tenants := controllers.ObserveOffline(context.Background(), p, preview.TenantsOf(p, docs.Tenants, p.Namespace), docs.Secrets)
 	if docs.Facts != nil {
-		f.Clusters, f.Placements = docs.Facts.Clusters, docs.Facts.Placements
+		f.Clusters, f.Placements, f.RouteShards = docs.Facts.Clusters, docs.Facts.Placements, docs.Facts.RouteShards
 	}
 	for _, mc := range p.Spec.ModelClusters {
 		cf := f.Cluster(mc.Name)

@@ -215,7 +215,7 @@ func Render(in Input) Output {
 	}
 
 	rules := modelRules(in, providers, linked, pending, out.Routes)
-	routes, withFallback := aiGatewayRoutes(p, rules, tp.active(), out.Routes)
+	routes, withFallback := aiGatewayRoutes(p, placeRules(p, rules, in.Facts.RouteShards), tp.active(), out.Routes)
 	for _, r := range routes {
 		b.add("", Component{Part: PartRoutes, Models: r.models}, r.route)
 	}

@@ -153,8 +153,8 @@ func (tol tolerances) ratioLimit(baseline float64) float64 {
 }
 
 // maxModelStatusWritesPerModel: a team model's status is written when it is attached and once more when
-// its route is accepted. maxOtherWritesPerModel: the route shards a model's rule moves between, and the
-// platform's status.
+// its route is accepted. maxOtherWritesPerModel: its route, and the platform's status, written again
+// after a conflict.
 const (
 	maxModelStatusWritesPerModel = 2.0
 	maxOtherWritesPerModel       = 3.0
@@ -226,9 +226,9 @@ func compare(r results, base baselineFile) []check {
 	// Team models arrive while the platform reconciles, and how many reconciles they fall into depends on
 	// the timing (the same 20 models took from 25 to 42 writes in all). So both counts are bounded per
 	// model by the design's worst case, each model arriving in a reconcile of its own: its status written
-	// twice (attached, then Ready); and for it, the platform's route shards its rule moves between (two)
-	// and the platform's status (one). A write loop goes past these at once; the steady-state and edit
-	// phases catch a write of what did not change.
+	// twice (attached, then Ready); and for it, its route (models never move between routes) and the
+	// platform's status, written again after a conflict with a cache that was behind. A write loop goes
+	// past these at once; the steady-state and edit phases catch a write of what did not change.
 	if t := r.TeamModels; t != nil && t.Models > 0 {
 		perModel := float64(t.ModelStatusWrites) / float64(t.Models)
 		add("GenAIModel status writes per model, team models", perModel <= maxModelStatusWritesPerModel,

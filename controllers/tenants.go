@@ -55,6 +55,8 @@ type observedTenant struct {
 	obj *platformv1.GenAITenant
 	// refused is why the platform does not serve it (nil: accepted).
 	refused *metav1.Condition
+	// rotation is where its generated keys are in their rotation (nil: not rotated, or keys of its own).
+	rotation *platformv1.TenantKeyRotation
 }
 
 // observeTenants reads the GenAITenants that name the platform, decides which it serves (those whose
@@ -84,7 +86,7 @@ func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platfor
 			ot.refused = refusal(platformv1.ReasonInvalidReference, fmt.Sprintf("spec.jwt: platform %s/%s has spec.gateway.clientAuth.apiKeys as well as jwt, so every client also sends an API key, which decides what it may call: name this tenant by spec.apiKeys", p.Namespace, p.Name))
 		}
 		if ot.refused == nil && t.Spec.APIKeys != nil {
-			tk, tDue, err := r.tenantKeys(ctx, p, t)
+			tk, rot, tDue, err := r.tenantKeys(ctx, p, t)
 			if err != nil {
 				return nil, due, err
 			}
@@ -92,6 +94,7 @@ func (r *GenAIPlatformReconciler) observeTenants(ctx context.Context, p *platfor
 				f.Secrets.Tenants = map[string]facts.TenantKeys{}
 			}
 			f.Secrets.Tenants[t.Name] = tk
+			ot.rotation = rot
 			if !tDue.IsZero() && (due.IsZero() || tDue.Before(due)) {
 				due = tDue
 			}
@@ -128,15 +131,15 @@ func acceptedTenants(tenants []observedTenant) []*platformv1.GenAITenant {
 // tenantKeys reads a tenant's keys: its own Secret's (read from the API server, never cached), or the
 // generated ones, advanced by at most one rotation step. Values never leave the result except into the
 // Secrets render writes; problems name Secrets and key names only.
-func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.TenantKeys, time.Time, error) {
+func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.TenantKeys, *platformv1.TenantKeyRotation, time.Time, error) {
 	if ref := t.Spec.APIKeys.SecretRef; ref != nil {
 		var s corev1.Secret
 		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}, &s); err != nil {
 			if apierrors.IsNotFound(err) {
 				return facts.TenantKeys{Problem: &facts.Problem{Reason: platformv1.ReasonKeysNotFound, Stalled: true,
-					Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s not found: the tenant has no key", t.Namespace, ref.Name)}}, time.Time{}, nil
+					Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s not found: the tenant has no key", t.Namespace, ref.Name)}}, nil, time.Time{}, nil
 			}
-			return facts.TenantKeys{}, time.Time{}, fmt.Errorf("reading Secret %s/%s of GenAITenant %s: %w", t.Namespace, ref.Name, t.Name, err)
+			return facts.TenantKeys{}, nil, time.Time{}, fmt.Errorf("reading Secret %s/%s of GenAITenant %s: %w", t.Namespace, ref.Name, t.Name, err)
 		}
 		keys := map[string][]byte{}
 		for k, v := range s.Data {
@@ -146,13 +149,13 @@ func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.
 		}
 		if len(keys) == 0 {
 			return facts.TenantKeys{Problem: &facts.Problem{Reason: platformv1.ReasonKeysNotFound, Stalled: true,
-				Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s holds no key", t.Namespace, ref.Name)}}, time.Time{}, nil
+				Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s holds no key", t.Namespace, ref.Name)}}, nil, time.Time{}, nil
 		}
-		return facts.TenantKeys{Keys: keys}, time.Time{}, nil
+		return facts.TenantKeys{Keys: keys}, nil, time.Time{}, nil
 	}
-	g, due, err := r.generatedTenantKeys(ctx, p, t)
+	g, rot, due, err := r.generatedTenantKeys(ctx, p, t)
 	if err != nil {
-		return facts.TenantKeys{}, time.Time{}, err
+		return facts.TenantKeys{}, nil, time.Time{}, err
 	}
 	keys := map[string][]byte{}
 	for k, v := range g.Current {
@@ -161,15 +164,16 @@ func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.
 	for k, v := range g.Previous {
 		keys[k+facts.PreviousKeySuffix] = v
 	}
-	return facts.TenantKeys{Keys: keys, Generated: &g}, due, nil
+	return facts.TenantKeys{Keys: keys, Generated: &g}, rot, due, nil
 }
 
 // generatedTenantKeys is the state of a tenant's generated keys for this reconcile, as the cluster-key
 // rotation does it (modelclusters.go), with one tier to update instead of two: on a new value of the
 // rotate-keys annotation, new keys replace the current ones, which stay accepted (as "<name>.previous")
-// until the key rotation grace period has passed, time for the applications to read the new ones. The
-// count follows spec.apiKeys.generate.keys: missing keys are made, extra ones dropped.
-func (r *GenAIPlatformReconciler) generatedTenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.GeneratedTenantKeys, time.Time, error) {
+// until the key rotation grace period has passed, time for the applications to read the new ones
+// (tenantKeysStep). The count follows spec.apiKeys.generate.keys: missing keys are made, extra ones
+// dropped.
+func (r *GenAIPlatformReconciler) generatedTenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.GeneratedTenantKeys, *platformv1.TenantKeyRotation, time.Time, error) {
 	var s corev1.Secret
 	name := types.NamespacedName{Namespace: p.Namespace, Name: render.TenantKeysSecretName(t.Name)}
 	requested := t.Annotations[platformv1.AnnotationRotateKeys]
@@ -181,31 +185,43 @@ func (r *GenAIPlatformReconciler) generatedTenantKeys(ctx context.Context, p *pl
 		case apierrors.IsNotFound(err):
 			stored = false
 		case err != nil:
-			return facts.GeneratedTenantKeys{}, time.Time{}, fmt.Errorf("reading the generated keys of GenAITenant %s: %w", t.Name, err)
+			return facts.GeneratedTenantKeys{}, nil, time.Time{}, fmt.Errorf("reading the generated keys of GenAITenant %s: %w", t.Name, err)
 		}
 	}
 	g := facts.GeneratedTenantKeys{Current: map[string][]byte{}, Token: requested}
 	if stored {
 		g = facts.GeneratedTenantKeysFromSecret(s.Data, s.Annotations)
 	}
-	now := r.now()
-	grace := r.keyRotationGrace()
-	if len(g.Previous) > 0 {
-		switched, err := time.Parse(time.RFC3339, g.SwitchedAt)
-		if err != nil || now.Sub(switched) >= grace {
-			g.Previous, g.SwitchedAt = nil, ""
+	g, rot, due := tenantKeysStep(g, stored, requested, int(t.Spec.APIKeys.Generate.Keys), r.now(), r.keyRotationGrace(), func() string { return r.newTenantKey(t.Name) })
+	return g, rot, due, nil
+}
+
+// tenantKeysStep advances a tenant's generated keys by at most one step at now: the previous keys are
+// dropped once the grace period after the switch has passed; a new rotation request (requested differs
+// from the token acted upon) makes new keys and keeps the current ones as previous, unless previous keys
+// are still within their grace period: the rotation then waits for its end (Pending), so that the
+// applications still on the oldest keys are never cut off early. The count follows keys: missing keys
+// are made, extra ones dropped. due is when the grace period ends (zero: no previous keys).
+func tenantKeysStep(g facts.GeneratedTenantKeys, stored bool, requested string, keys int, now time.Time, grace time.Duration, newKey func() string) (facts.GeneratedTenantKeys, *platformv1.TenantKeyRotation, time.Time) {
+	switched, _ := time.Parse(time.RFC3339, g.SwitchedAt)
+	if len(g.Previous) > 0 && (switched.IsZero() || now.Sub(switched) >= grace) {
+		g.Previous, g.SwitchedAt = nil, ""
+	}
+	pending := ""
+	if stored && requested != "" && requested != g.Token && len(g.Current) > 0 {
+		if len(g.Previous) > 0 {
+			pending = requested
+		} else {
+			g.Previous, g.Current = g.Current, map[string][]byte{}
+			g.Token, g.SwitchedAt = requested, now.UTC().Format(time.RFC3339Nano)
 		}
 	}
-	if stored && requested != "" && requested != g.Token && len(g.Current) > 0 {
-		g.Previous, g.Current = g.Current, map[string][]byte{}
-		g.Token, g.SwitchedAt = requested, now.UTC().Format(time.RFC3339Nano)
-	}
 	want := map[string]bool{}
-	for i := 1; i <= int(t.Spec.APIKeys.Generate.Keys); i++ {
+	for i := 1; i <= keys; i++ {
 		k := fmt.Sprintf("key-%d", i)
 		want[k] = true
 		if len(g.Current[k]) == 0 {
-			g.Current[k] = []byte(r.newTenantKey(t.Name))
+			g.Current[k] = []byte(newKey())
 		}
 	}
 	for k := range g.Current {
@@ -218,7 +234,14 @@ func (r *GenAIPlatformReconciler) generatedTenantKeys(ctx context.Context, p *pl
 		switched, _ := time.Parse(time.RFC3339, g.SwitchedAt)
 		due = switched.Add(grace)
 	}
-	return g, due, nil
+	if g.Token == "" && due.IsZero() && pending == "" {
+		return g, nil, due
+	}
+	rot := &platformv1.TenantKeyRotation{Token: g.Token, Pending: pending}
+	if !due.IsZero() {
+		rot.PreviousKeysUntil = &metav1.Time{Time: due}
+	}
+	return g, rot, due
 }
 
 func (r *GenAIPlatformReconciler) newTenantKey(tenant string) string {
@@ -289,6 +312,7 @@ func computeTenantStatus(p *platformv1.GenAIPlatform, ot observedTenant, in stat
 		}
 	}
 	st.RefusedBudgets = st.RefusedBudgets[:min(len(st.RefusedBudgets), 16)]
+	st.KeyRotation = ot.rotation
 	return st
 }
 

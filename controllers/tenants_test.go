@@ -143,10 +143,20 @@ func TestTenants(t *testing.T) {
 		}
 		return nil
 	})
+	if rot := waitTenant(t, ns, "team-a", platformv1.ConditionReady, metav1.ConditionTrue, "").Status.KeyRotation; rot == nil || rot.Token != "1" {
+		t.Errorf("team-a status.keyRotation after the rotation: %+v", rot)
+	}
 	eventually(t, 20*time.Second, func() error {
 		gen, cl := keysOf()
 		if len(gen) != 2 || cl["team-a.key-1"+facts.PreviousKeySuffix] != nil {
 			return fmt.Errorf("previous keys not dropped after the grace period: %d generated keys", len(gen))
+		}
+		return nil
+	})
+	eventually(t, 20*time.Second, func() error {
+		a := waitTenant(t, ns, "team-a", platformv1.ConditionReady, metav1.ConditionTrue, "")
+		if rot := a.Status.KeyRotation; rot == nil || rot.Token != "1" || rot.PreviousKeysUntil != nil || rot.Pending != "" {
+			return fmt.Errorf("team-a status.keyRotation once the old keys are dropped: %+v", rot)
 		}
 		return nil
 	})

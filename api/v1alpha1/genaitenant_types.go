@@ -208,6 +208,28 @@ type GenAITenantStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxItems=16
 	RefusedBudgets []string `json:"refusedBudgets,omitempty"`
+
+	// KeyRotation is the state of the generated keys' rotation (nil: keys never rotated, none asked for).
+	// +optional
+	KeyRotation *TenantKeyRotation `json:"keyRotation,omitempty"`
+}
+
+// TenantKeyRotation is where a tenant's generated keys are in their rotation.
+type TenantKeyRotation struct {
+	// Token is the value of the rotate-keys annotation that the current keys answer.
+	// +optional
+	Token string `json:"token,omitempty"`
+
+	// PreviousKeysUntil is when the keys the last rotation replaced stop being accepted (unset: no old
+	// key is accepted).
+	// +optional
+	PreviousKeysUntil *metav1.Time `json:"previousKeysUntil,omitempty"`
+
+	// Pending is a rotation asked for (the annotation's value) while the last rotation's old keys are
+	// still accepted: it happens at PreviousKeysUntil, so that the applications still on the old keys
+	// get the whole grace period, rather than being cut off by a second rotation.
+	// +optional
+	Pending string `json:"pending,omitempty"`
 }
 
 // TenantsStatus counts the GenAITenants of a platform, and names the first few not ready, so that the

@@ -8,7 +8,6 @@ import (
 	"sort"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +18,7 @@ import (
 
 	platformv1 "github.com/genai-platform/genai-platform-operator/api/v1alpha1"
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
+	"github.com/genai-platform/genai-platform-operator/controllers/statuspatch"
 )
 
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaimodels,verbs=get;list;watch
@@ -240,10 +240,8 @@ func (r *GenAIPlatformReconciler) attachedStatus(ctx context.Context, p *platfor
 			c.ObservedGeneration = m.Generation
 			meta.SetStatusCondition(&m.Status.Conditions, *c)
 		}
-		if !equality.Semantic.DeepEqual(before.Status, m.Status) {
-			if err := r.Client.Status().Patch(ctx, m, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-				errs = append(errs, fmt.Errorf("writing the status of GenAIModel %s/%s: %w", m.Namespace, m.Name, err))
-			}
+		if _, err := statuspatch.Write(ctx, r.Client, &r.statuses, before, m, func(m *platformv1.GenAIModel) any { return &m.Status }); err != nil {
+			errs = append(errs, fmt.Errorf("writing the status of GenAIModel %s/%s: %w", m.Namespace, m.Name, err))
 		}
 	}
 	sort.Strings(notReady)

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	sigyaml "sigs.k8s.io/yaml"
@@ -304,14 +305,18 @@ modelClusters: [{name: gpu, namespace: `+mns+`, address: {hostname: tier2.gpu.ex
 	// Moving the weights to 50/50, then retiring v1, writes Tier Two objects only.
 	waitQuiet(t)
 	mark := writes.mark()
+	// An edit as kubectl edit makes it: read, change, update, and again on a conflict (the operator
+	// writes the model's status meanwhile).
 	editModel := func(edit func(*platformv1.GenAIModel)) {
 		t.Helper()
-		cur := &platformv1.GenAIModel{}
-		if err := dev.Get(testCtx, client.ObjectKeyFromObject(m), cur); err != nil {
-			t.Fatal(err)
-		}
-		edit(cur)
-		if err := dev.Update(testCtx, cur); err != nil {
+		if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur := &platformv1.GenAIModel{}
+			if err := dev.Get(testCtx, client.ObjectKeyFromObject(m), cur); err != nil {
+				return err
+			}
+			edit(cur)
+			return dev.Update(testCtx, cur)
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}

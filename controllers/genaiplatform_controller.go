@@ -23,7 +23,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -46,6 +45,7 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers/kinds"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
+	"github.com/genai-platform/genai-platform-operator/controllers/statuspatch"
 )
 
 // requeueForMissingCRDs is how often a platform whose child CRDs are missing looks again.
@@ -81,8 +81,9 @@ type GenAIPlatformReconciler struct {
 	keyGen func(tenant string) string
 
 	applier  *apply.Applier
-	written  writtenStatuses // the last status written, per platform
-	shards   routeShards     // the models' Tier One routes after the last successful apply, per platform
+	written  writtenStatuses    // the last status written, per platform
+	shards   routeShards        // the models' Tier One routes after the last successful apply, per platform
+	statuses statuspatch.Memory // the GenAIModels' and GenAITenants' statuses written, until the cache shows them
 	watches  *childWatches
 	secrets  *secretWatches
 	clusters *clustercache.ClusterCache
@@ -477,7 +478,7 @@ func newScope(p *platformv1.GenAIPlatform, written *writtenStatuses) *scope {
 func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader, rec events.EventRecorder) error {
 	key := client.ObjectKeyFromObject(s.platform)
 	base := s.before
-	if last, ok := s.written.get(key); ok && cacheOlder(s.before.ResourceVersion, last.resourceVersion) && !last.same(s.before.Status) {
+	if last, ok := s.written.get(key); ok && statuspatch.CacheOlder(s.before.ResourceVersion, last.resourceVersion) && !last.same(s.before.Status) {
 		if last.same(s.platform.Status) {
 			return nil // written already; the cache will show it
 		}
@@ -518,14 +519,6 @@ func (s *scope) close(ctx context.Context, c client.Client, reader client.Reader
 	}
 	s.written.set(key, s.platform.ResourceVersion, s.platform.Status)
 	return nil
-}
-
-// cacheOlder says whether the cached object's resourceVersion is older than the one the operator's own
-// write gave it. A newer one (someone else wrote since) is the base of the next patch, so that what they
-// wrote is not taken for the operator's; when the two cannot be compared, neither is taken for older.
-func cacheOlder(cached, written string) bool {
-	c, err := resourceversion.CompareResourceVersion(cached, written)
-	return err == nil && c < 0
 }
 
 // writtenStatuses remembers, per platform, the last status the operator wrote and the resourceVersion

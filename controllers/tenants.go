@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,6 +20,7 @@ import (
 	"github.com/genai-platform/genai-platform-operator/controllers/facts"
 	"github.com/genai-platform/genai-platform-operator/controllers/render"
 	"github.com/genai-platform/genai-platform-operator/controllers/status"
+	"github.com/genai-platform/genai-platform-operator/controllers/statuspatch"
 )
 
 // +kubebuilder:rbac:groups=platform.genai.dev,resources=genaitenants,verbs=get;list;watch
@@ -282,10 +282,8 @@ func (r *GenAIPlatformReconciler) tenantStatus(ctx context.Context, p *platformv
 				notReady = append(notReady, t.Name+": "+meta.FindStatusCondition(st.Conditions, platformv1.ConditionReady).Reason)
 			}
 		}
-		if !equality.Semantic.DeepEqual(before.Status, t.Status) {
-			if err := r.Client.Status().Patch(ctx, t, client.MergeFrom(before)); client.IgnoreNotFound(err) != nil {
-				errs = append(errs, fmt.Errorf("writing the status of GenAITenant %s/%s: %w", t.Namespace, t.Name, err))
-			}
+		if _, err := statuspatch.Write(ctx, r.Client, &r.statuses, before, t, func(t *platformv1.GenAITenant) any { return &t.Status }); err != nil {
+			errs = append(errs, fmt.Errorf("writing the status of GenAITenant %s/%s: %w", t.Namespace, t.Name, err))
 		}
 	}
 	sort.Strings(notReady)

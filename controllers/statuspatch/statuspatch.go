@@ -22,8 +22,8 @@ import (
 
 // Memory is the last status written per object, until the cache shows it. The zero value is ready.
 type Memory struct {
-	mu     sync.Mutex
-	byKey  map[string]written
+	mu    sync.Mutex
+	byKey map[string]written
 }
 
 type written struct {

@@ -62,7 +62,7 @@ func (r *GenAIPlatformReconciler) readSecret(ctx context.Context, p *platformv1.
 		return nil, prob
 	}
 	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: name}, &s); err != nil {
+	if err := r.readUserSecret(ctx, types.NamespacedName{Namespace: p.Namespace, Name: name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &facts.Problem{Reason: status.ReasonSecretNotFound, Stalled: true,
 				Message: fmt.Sprintf("Secret %s/%s not found", p.Namespace, name)}
@@ -173,7 +173,7 @@ func (r *GenAIPlatformReconciler) resolveClientKeys(ctx context.Context, p *plat
 	}
 	ref := ca.APIKeys.SecretRef
 	var s corev1.Secret
-	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
+	if err := r.readUserSecret(ctx, types.NamespacedName{Namespace: p.Namespace, Name: ref.Name}, &s); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, &facts.Problem{Reason: status.ReasonClientKeysNotFound, Stalled: true,
 				Message: fmt.Sprintf("spec.gateway.clientAuth.apiKeys: Secret %s/%s not found: no client can authenticate with an API key", p.Namespace, ref.Name) + unkeyedLimits(p)}

@@ -80,13 +80,14 @@ type GenAIPlatformReconciler struct {
 	// recognisable placeholders instead.
 	keyGen func(tenant string) string
 
-	applier  *apply.Applier
-	written  writtenStatuses    // the last status written, per platform
-	shards   routeShards        // the models' Tier One routes after the last successful apply, per platform
-	statuses statuspatch.Memory // the GenAIModels' and GenAITenants' statuses written, until the cache shows them
-	watches  *childWatches
-	secrets  *secretWatches
-	clusters *clustercache.ClusterCache
+	applier      *apply.Applier
+	written      writtenStatuses    // the last status written, per platform
+	shards       routeShards        // the models' Tier One routes after the last successful apply, per platform
+	statuses     statuspatch.Memory // the GenAIModels' and GenAITenants' statuses written, until the cache shows them
+	secretValues secretValues       // the user Secrets read, by resourceVersion
+	watches      *childWatches
+	secrets      *secretWatches
+	clusters     *clustercache.ClusterCache
 
 	addrMu    sync.Mutex
 	addresses map[clustercache.Key]string

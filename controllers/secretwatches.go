@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
@@ -101,4 +102,20 @@ func (s *secretWatches) ensure(ctx context.Context, ns string) error {
 		}
 	}
 	return nil
+}
+
+// resourceVersion is a Secret's resourceVersion as its namespace's metadata informer shows it; false when
+// the namespace is not watched or the informer has not seen the Secret.
+func (s *secretWatches) resourceVersion(ctx context.Context, key types.NamespacedName) (string, bool) {
+	s.mu.Lock()
+	w, ok := s.watched[key.Namespace]
+	s.mu.Unlock()
+	if !ok {
+		return "", false
+	}
+	obj := partialMetadata(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := w.cache.Get(ctx, key, obj); err != nil {
+		return "", false
+	}
+	return obj.GetResourceVersion(), true
 }

@@ -152,6 +152,9 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/secrets") {
 		secretLists.addWithQuery(r) // a list or watch of Secrets (a get names one)
 	}
+	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/secrets/") {
+		secretGets.add(r)
+	}
 	resp, err := c.next.RoundTrip(r)
 	if err == nil {
 		if resp.StatusCode == http.StatusConflict {
@@ -161,6 +164,9 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+// secretGets records the operator's reads of single Secrets.
+var secretGets writeCounter
 
 // conflicts records the operator's requests that the API server refused with 409 Conflict.
 var conflicts writeCounter

@@ -128,13 +128,13 @@ func acceptedTenants(tenants []observedTenant) []*platformv1.GenAITenant {
 	return out
 }
 
-// tenantKeys reads a tenant's keys: its own Secret's (read from the API server, never cached), or the
+// tenantKeys reads a tenant's keys: its own Secret's (readUserSecret: not in the manager's cache), or the
 // generated ones, advanced by at most one rotation step. Values never leave the result except into the
 // Secrets render writes; problems name Secrets and key names only.
 func (r *GenAIPlatformReconciler) tenantKeys(ctx context.Context, p *platformv1.GenAIPlatform, t *platformv1.GenAITenant) (facts.TenantKeys, *platformv1.TenantKeyRotation, time.Time, error) {
 	if ref := t.Spec.APIKeys.SecretRef; ref != nil {
 		var s corev1.Secret
-		if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}, &s); err != nil {
+		if err := r.readUserSecret(ctx, types.NamespacedName{Namespace: t.Namespace, Name: ref.Name}, &s); err != nil {
 			if apierrors.IsNotFound(err) {
 				return facts.TenantKeys{Problem: &facts.Problem{Reason: platformv1.ReasonKeysNotFound, Stalled: true,
 					Message: fmt.Sprintf("spec.apiKeys.secretRef: Secret %s/%s not found: the tenant has no key", t.Namespace, ref.Name)}}, nil, time.Time{}, nil

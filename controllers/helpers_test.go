@@ -237,20 +237,27 @@ func expectNoWritesOnReconcile(t *testing.T, p *platformv1.GenAIPlatform) {
 		return nil
 	})
 	for round := 0; round < 3; round++ {
-		start, before := writes.mark(), reconcileCount(t, p)
-		updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
-			latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
-		})
-		eventually(t, 30*time.Second, func() error {
-			if reconcileCount(t, p) == before {
-				return fmt.Errorf("round %d: no reconcile yet", round)
-			}
-			return nil
-		})
+		start := writes.mark()
+		poke(t, p, round)
 		if w := writes.since(start); len(w) != 0 {
 			t.Fatalf("round %d: the operator wrote %d times on an unchanged platform: %v", round, len(w), w)
 		}
 	}
+}
+
+// poke annotates the platform (round is the value) and waits until a reconcile of it has run to its end.
+func poke(t *testing.T, p *platformv1.GenAIPlatform, round int) {
+	t.Helper()
+	before := reconcileCount(t, p)
+	updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
+		latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
+	})
+	eventually(t, 30*time.Second, func() error {
+		if reconcileCount(t, p) == before {
+			return fmt.Errorf("round %d: no reconcile yet", round)
+		}
+		return nil
+	})
 }
 
 // reconcileCount is the operator's genai_platform_reconciles_total for a platform, read from the

@@ -66,16 +66,7 @@ func TestUserSecretsReadOncePerVersion(t *testing.T) {
 
 	start := secretGets.mark()
 	for round := range 3 {
-		before := reconcileCount(t, p)
-		updatePlatform(t, p, func(latest *platformv1.GenAIPlatform) {
-			latest.Annotations = map[string]string{"test/poke": fmt.Sprint(round)}
-		})
-		eventually(t, 30*time.Second, func() error {
-			if reconcileCount(t, p) == before {
-				return fmt.Errorf("round %d: no reconcile yet", round)
-			}
-			return nil
-		})
+		poke(t, p, round)
 	}
 	if r := reads(start); len(r) > 0 {
 		t.Errorf("three reconciles with no Secret changed read %d Secrets from the API server: %v", len(r), r)

@@ -248,3 +248,27 @@ func (c *Cluster) Restarts() []Restart {
 	defer c.mu.Unlock()
 	return append([]Restart(nil), c.restarts...)
 }
+
+// RestartSupervised ends the running process of a supervised upstream controller (SIGTERM to its process
+// group), as deleting its pod would: the supervisor starts it again, and the restart is recorded
+// (Restarts) and logged.
+func (c *Cluster) RestartSupervised(name string) error {
+	c.mu.Lock()
+	var p *proc
+	for _, q := range c.procs {
+		if q.name == name && q.supervised {
+			p = q
+		}
+	}
+	c.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("no supervised process %s is running", name)
+	}
+	c.logf("!! restarting %s on the test's request", name)
+	return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+}
+
+// LogOf is the path of a process's log.
+func (c *Cluster) LogOf(name string) string {
+	return filepath.Join(c.StateDir, "logs", name+".log")
+}

@@ -72,6 +72,9 @@ type GenAIPlatformReconciler struct {
 	// SelectorRecheck is how often a platform admitting GenAIModels by namespace selector looks at their
 	// namespaces' labels again; zero: DefaultSelectorRecheck.
 	SelectorRecheck time.Duration
+	// DeletionStallAfter is how long a deletion waits for another controller's finalizer before the
+	// platform is Stalled; zero: DefaultDeletionStallAfter.
+	DeletionStallAfter time.Duration
 	// Outages follows the manager's requests to its API server; nil: outages are not recorded.
 	Outages *APIServerOutages
 	// Clock is the time source of key rotation; nil: time.Now.
@@ -423,7 +426,27 @@ func (r *GenAIPlatformReconciler) waitingDeletion(ctx context.Context, p *platfo
 		strings.Join(pending, "; "))
 	meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: platformv1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: status.ReasonDeletionWaiting, Message: msg, ObservedGeneration: p.Generation})
+	// Envoy AI Gateway lets its objects go within seconds. Minutes mean it is gone, or it met its known
+	// defect: a finalizer removal refused on a conflict is not tried again (envoyproxy/ai-gateway#2565),
+	// and nothing brings it back to the object. Either way only a human can end the wait: Stalled.
+	if waited := r.now().Sub(p.DeletionTimestamp.Time); waited >= r.deletionStallAfter() {
+		meta.SetStatusCondition(&p.Status.Conditions, metav1.Condition{Type: platformv1.ConditionStalled, Status: metav1.ConditionTrue,
+			Reason: status.ReasonDeletionWaiting, ObservedGeneration: p.Generation,
+			Message: fmt.Sprintf("deletion has waited %s for another controller to release %s; if Envoy AI Gateway runs, restart its controller (v1.1.0 does not retry a finalizer removal refused on a conflict, envoyproxy/ai-gateway#2565); if it is uninstalled for good, remove those finalizers by hand",
+				waited.Round(time.Second), strings.Join(pending, "; "))})
+	}
 	return patchStatus(ctx, r.Client, &r.written, before, p)
+}
+
+// DefaultDeletionStallAfter is how long a deletion waits for another controller's finalizer before the
+// platform is Stalled.
+const DefaultDeletionStallAfter = 2 * time.Minute
+
+func (r *GenAIPlatformReconciler) deletionStallAfter() time.Duration {
+	if r.DeletionStallAfter > 0 {
+		return r.DeletionStallAfter
+	}
+	return DefaultDeletionStallAfter
 }
 
 // observeChildren reads every desired child back, in the cluster it went to, from that cluster's cache:

@@ -263,8 +263,8 @@ func waitSecretValue(t *testing.T, key client.ObjectKey, dataKey, want string) {
 
 // TestDeletionWaitsForTheAIGatewayRouteFinalizer: Envoy AI Gateway holds each AIGatewayRoute with its
 // finalizer and needs the route's backends to release it. Deleting the platform deletes the routes
-// first, keeps the AIServiceBackends while a route is terminating (the status says why), and deletes the
-// rest once Envoy AI Gateway has let the route go.
+// first, keeps the AIServiceBackends while a route is terminating (the status says why; past a while,
+// Stalled), and deletes the rest once Envoy AI Gateway has let the route go.
 func TestDeletionWaitsForTheAIGatewayRouteFinalizer(t *testing.T) {
 	p := twoProviderPlatform(t)
 	const aigwFinalizer = "aigateway.envoyproxy.io/finalizer"
@@ -296,6 +296,16 @@ func TestDeletionWaitsForTheAIGatewayRouteFinalizer(t *testing.T) {
 	if err := k8s.Get(testCtx, backend, aisb); err != nil || aisb.GetDeletionTimestamp() != nil {
 		t.Fatalf("the route's AIServiceBackend must stay while the route is terminating: %v %v", err, aisb.GetDeletionTimestamp())
 	}
+	// Past DeletionStallAfter (3 s in these tests), only a human can end the wait: Stalled, with the
+	// remedies (Envoy AI Gateway's known failure to retry, or its removal for good).
+	eventually(t, 20*time.Second, func() error {
+		c := findCondition(getPlatform(t, p), platformv1.ConditionStalled)
+		if c == nil || c.Status != metav1.ConditionTrue || c.Reason != status.ReasonDeletionWaiting ||
+			!strings.Contains(c.Message, aigwFinalizer) || !strings.Contains(c.Message, "restart its controller") {
+			return fmt.Errorf("Stalled: %+v", c)
+		}
+		return nil
+	})
 	// Envoy AI Gateway has cleaned up: it releases the route.
 	eventually(t, 10*time.Second, func() error {
 		if err := k8s.Get(testCtx, key, route); err != nil {

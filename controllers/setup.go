@@ -131,6 +131,9 @@ type Options struct {
 	// SelectorRecheck is how often a platform admitting GenAIModels by namespace selector looks at their
 	// namespaces' labels again; zero: DefaultSelectorRecheck (a minute).
 	SelectorRecheck time.Duration
+	// DeletionStallAfter is how long a platform's deletion waits for another controller's finalizer
+	// before the platform is Stalled; zero: DefaultDeletionStallAfter (2 minutes).
+	DeletionStallAfter time.Duration
 	// APIServerOutages, when set, wraps the manager's transport (see manager.New): the platforms record
 	// the last outage of their API server in their status.
 	APIServerOutages *APIServerOutages
@@ -168,6 +171,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Outages:          opts.APIServerOutages,
 		ApplyWorkers:     opts.ApplyWorkers,
 		SelectorRecheck:  opts.SelectorRecheck,
+
+		DeletionStallAfter: opts.DeletionStallAfter,
 	}
 	r.clusters = clustercache.New(clustercache.Options{
 		Scheme:   mgr.GetScheme(),

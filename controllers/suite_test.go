@@ -84,7 +84,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	testCache = mgr.GetCache()
-	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second, SelectorRecheck: 2 * time.Second,
+	if err := controllers.Setup(mgr, controllers.Options{KeyRotationGrace: 2 * time.Second, DeletionStallAfter: 3 * time.Second, RemoteRequestTimeout: 3 * time.Second, RemoteHealthInterval: time.Second, SelectorRecheck: 2 * time.Second,
 		// The tests' own namespaces (newNamespace: test...) and the default model namespace; the write
 		// scope test places model clusters elsewhere.
 		ModelNamespaces: []string{"test*", "genai-models"}}); err != nil {

@@ -411,7 +411,7 @@ func (r *GenAIPlatformReconciler) finalize(ctx context.Context, p *platformv1.Ge
 }
 
 // requeueForRelease is how often a platform looks again while another controller's finalizer holds a
-// child that must be gone first (kinds.Kind.GoneFirst); the child's deletion event also enqueues it.
+// child that must be gone first (kinds.Kind.PruneFirst); the child's deletion event also enqueues it.
 const requeueForRelease = 2 * time.Second
 
 // statusConflictRetry is how soon a status write refused for a stale cache is tried again: the cache

@@ -296,6 +296,18 @@ func TestDeletionWaitsForTheAIGatewayRouteFinalizer(t *testing.T) {
 	if err := k8s.Get(testCtx, backend, aisb); err != nil || aisb.GetDeletionTimestamp() != nil {
 		t.Fatalf("the route's AIServiceBackend must stay while the route is terminating: %v %v", err, aisb.GetDeletionTimestamp())
 	}
+	// The BackendSecurityPolicies too: deleting one makes Envoy AI Gateway sync its backends' routes,
+	// and a terminating route reconciled twice at once loses its finalizer update (kinds.Kind.PruneFirst).
+	policies := &unstructured.UnstructuredList{}
+	policies.SetGroupVersionKind(schema.GroupVersionKind{Group: "aigateway.envoyproxy.io", Version: "v1beta1", Kind: "BackendSecurityPolicyList"})
+	if err := k8s.List(testCtx, policies, client.MatchingLabels(render.SelectorLabels(p))); err != nil || len(policies.Items) == 0 {
+		t.Fatalf("the platform's BackendSecurityPolicies: %d, %v", len(policies.Items), err)
+	}
+	for _, bsp := range policies.Items {
+		if bsp.GetDeletionTimestamp() != nil {
+			t.Errorf("BackendSecurityPolicy %s deleted while the route is terminating", bsp.GetName())
+		}
+	}
 	// Past DeletionStallAfter (3 s in these tests), only a human can end the wait: Stalled, with the
 	// remedies (Envoy AI Gateway's known failure to retry, or its removal for good).
 	eventually(t, 20*time.Second, func() error {

@@ -103,8 +103,9 @@ func (r *GenAIPlatformReconciler) deployRemote(ctx context.Context, p *platformv
 
 // pruneIn deletes, in one cluster, the platform's labelled objects of every served kind not in keep.
 //
-// Kinds marked GoneFirst are pruned first; while one of their objects is still terminating, the others
-// are left for a later reconcile and pending names what is waited for.
+// Kinds are pruned in the order of kinds.Kind.PruneFirst, highest first; while an object of a stage is
+// still terminating, the later stages are left for a later reconcile and pending names what is waited
+// for.
 func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.GenAIPlatform, a *apply.Applier, served map[schema.GroupVersionKind]bool, keep map[string]bool) (pending []string, err error) {
 	var errs []error
 	selector := client.MatchingLabels(render.SelectorLabels(p))
@@ -114,14 +115,14 @@ func (r *GenAIPlatformReconciler) pruneIn(ctx context.Context, p *platformv1.Gen
 			return nil, err
 		}
 	}
-	for _, first := range []bool{true, false} {
+	for _, stage := range kinds.PruneStages() {
 		for _, k := range kinds.All {
-			if !served[k.GVK] || k.GoneFirst != first {
+			if !served[k.GVK] || k.PruneFirst != stage {
 				continue
 			}
 			deleted, err := a.Prune(ctx, k.NewList(), selector, keep)
 			errs = append(errs, err)
-			if first {
+			if stage > 0 {
 				// The cache has not seen a deletion made just now: wait for the next reconcile either way.
 				if deleted > 0 {
 					pending = append(pending, fmt.Sprintf("%d %s just deleted", deleted, k.GVK.Kind))

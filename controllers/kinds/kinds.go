@@ -5,7 +5,9 @@
 package kinds
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 
 	egv1a1 "github.com/envoyproxy/gateway/api/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,12 +34,19 @@ type Kind struct {
 	// Readiness says how the kind's own controller reports on it; nil: nothing reports (Secrets,
 	// Namespaces, EnvoyProxies), so existing is enough.
 	Readiness *Readiness
-	// GoneFirst: objects of this kind are deleted, and gone, before any other child is deleted, because
-	// their controller's finalizer needs the others. Envoy AI Gateway v1.1 reconciles an AIGatewayRoute
-	// before releasing its finalizer; with its AIServiceBackends already gone that reconcile fails, writes
-	// NotAccepted, and the finalizer update that follows conflicts and is never retried: the route stays
-	// Terminating for good.
-	GoneFirst bool
+	// PruneFirst orders deletion, because Envoy AI Gateway v1.1's finalizers need other objects and are
+	// lost on a conflict: every object of the kinds with the highest PruneFirst is deleted, and gone,
+	// before the next are deleted; 0 (most kinds) go last, together. Its controller does not retry a
+	// finalizer removal refused on a conflict (envoyproxy/ai-gateway#2565), and its watches pass only
+	// generation changes, so an object whose removal conflicts stays Terminating for good. So:
+	//   - AIGatewayRoutes (2) go before everything: the controller reconciles a route before releasing its
+	//     finalizer, and with the route's AIServiceBackends already gone that reconcile writes
+	//     NotAccepted, and the finalizer update that follows conflicts;
+	//   - BackendSecurityPolicies (1) go once the routes are gone: deleting a policy syncs its
+	//     AIServiceBackends, which sync their routes; a route being deleted then is reconciled twice at
+	//     once, and its finalizer update conflicts (measured twice in the simulated cluster's deletion
+	//     step); and an AIServiceBackend deleted at the same time as its policy conflicts the same way.
+	PruneFirst int
 	// Optional: only some platforms use the kind, so a cluster without its CRD is not at fault until one
 	// of its objects is wanted there (a remote model cluster is not reported CRDNotInstalled for it; the
 	// placement that needs it is). KServe's LLMInferenceService ships apart from KServe's manager, with its
@@ -104,7 +113,7 @@ func kind[T client.Object, L client.ObjectList](gvk schema.GroupVersionKind, res
 
 func (k Kind) inModelClusters() Kind   { k.InModelClusters = true; return k }
 func (k Kind) ready(r *Readiness) Kind { k.Readiness = r; return k }
-func (k Kind) goneFirst() Kind         { k.GoneFirst = true; return k }
+func (k Kind) pruneFirst(n int) Kind   { k.PruneFirst = n; return k }
 func (k Kind) optional() Kind          { k.Optional = true; return k }
 
 var (
@@ -155,13 +164,11 @@ var All = []Kind{
 		ready(&Readiness{Shape: AIGateway, Want: []string{"Accepted"}, Controller: EnvoyAIGateway, OnlyRefusal: true}),
 	kind(aig.WithKind("AIServiceBackend"), "aiservicebackends", func() *aigv1b1.AIServiceBackend { return &aigv1b1.AIServiceBackend{} }, func() *aigv1b1.AIServiceBackendList { return &aigv1b1.AIServiceBackendList{} }).
 		ready(accepted(AIGateway, EnvoyAIGateway)),
-	// Gone first too: Envoy AI Gateway's BackendSecurityPolicy controller, deleting a policy, syncs its
-	// AIServiceBackend; if that backend is being deleted at the same time, the backend's finalizer update
-	// conflicts and is never retried (measured on a fresh clone: an AIServiceBackend left Terminating).
+	// Pruned before the AIServiceBackends, after the routes (PruneFirst says why).
 	kind(aig.WithKind("BackendSecurityPolicy"), "backendsecuritypolicies", func() *aigv1b1.BackendSecurityPolicy { return &aigv1b1.BackendSecurityPolicy{} }, func() *aigv1b1.BackendSecurityPolicyList { return &aigv1b1.BackendSecurityPolicyList{} }).
-		ready(accepted(AIGateway, EnvoyAIGateway)).goneFirst(),
+		ready(accepted(AIGateway, EnvoyAIGateway)).pruneFirst(1),
 	kind(aig.WithKind("AIGatewayRoute"), "aigatewayroutes", func() *aigv1b1.AIGatewayRoute { return &aigv1b1.AIGatewayRoute{} }, func() *aigv1b1.AIGatewayRouteList { return &aigv1b1.AIGatewayRouteList{} }).
-		ready(accepted(AIGateway, EnvoyAIGateway)).goneFirst(),
+		ready(accepted(AIGateway, EnvoyAIGateway)).pruneFirst(2),
 	kind(eg.WithKind("Backend"), "backends", func() *egv1a1.Backend { return &egv1a1.Backend{} }, func() *egv1a1.BackendList { return &egv1a1.BackendList{} }).
 		ready(accepted(Conditions, EnvoyGateway)),
 	kind(gw.WithKind("BackendTLSPolicy"), "backendtlspolicies", func() *gwapiv1.BackendTLSPolicy { return &gwapiv1.BackendTLSPolicy{} }, func() *gwapiv1.BackendTLSPolicyList { return &gwapiv1.BackendTLSPolicyList{} }).
@@ -221,3 +228,14 @@ var byType = func() map[string]Kind {
 }()
 
 func typeName(obj client.Object) string { return reflect.TypeOf(obj).String() }
+
+// PruneStages are the kinds' PruneFirst values, highest first, ending with 0: the order of deletion.
+func PruneStages() []int {
+	seen := map[int]bool{0: true}
+	for _, k := range All {
+		seen[k.PruneFirst] = true
+	}
+	out := slices.Sorted(maps.Keys(seen))
+	slices.Reverse(out)
+	return out
+}

@@ -1,6 +1,7 @@
 package kinds_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -142,5 +143,20 @@ func TestObserveLLMInferenceService(t *testing.T) {
 	}
 	if c := o.Conditions[1]; c.Type != "InferencePoolReady" || c.Status != metav1.ConditionFalse || c.Reason != "WaitingForGateway" {
 		t.Errorf("condition %+v", c)
+	}
+}
+
+// TestPruneOrder: the AIGatewayRoutes are gone before the BackendSecurityPolicies are deleted, and those
+// before everything else (kinds.Kind.PruneFirst says why).
+func TestPruneOrder(t *testing.T) {
+	stage := map[string]int{}
+	for _, k := range kinds.All {
+		stage[k.GVK.Kind] = k.PruneFirst
+	}
+	if !(stage["AIGatewayRoute"] > stage["BackendSecurityPolicy"] && stage["BackendSecurityPolicy"] > stage["AIServiceBackend"] && stage["AIServiceBackend"] == 0) {
+		t.Errorf("prune stages: %v", stage)
+	}
+	if got := fmt.Sprint(kinds.PruneStages()); got != "[2 1 0]" {
+		t.Errorf("PruneStages() = %s, want [2 1 0]", got)
 	}
 }

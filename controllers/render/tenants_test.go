@@ -32,12 +32,10 @@ func aigwCostEnv(t *testing.T) *cel.Env {
 	return env
 }
 
-// TestCostCEL: the cost expression of the tenants golden compiles in Envoy AI Gateway's environment and
-// prices a response per model and backend, in units of 0.0001 of the currency, rounded up.
-func TestCostCEL(t *testing.T) {
-	in := LoadInput(t, "testdata/tenants.in.yaml")
+// costExpr is the CEL cost expression render put on the AIGatewayRoutes (the last one found).
+func costExpr(out render.Output) string {
 	var expr string
-	for _, c := range render.Render(in).Children {
+	for _, c := range out.Children {
 		if r, ok := c.Object.(*aigv1b1.AIGatewayRoute); ok {
 			for _, cost := range r.Spec.LLMRequestCosts {
 				if cost.MetadataKey == render.CostMetadataKey {
@@ -46,7 +44,14 @@ func TestCostCEL(t *testing.T) {
 			}
 		}
 	}
-	prog := costProgram(t, expr)
+	return expr
+}
+
+// TestCostCEL: the cost expression of the tenants golden compiles in Envoy AI Gateway's environment and
+// prices a response per model and backend, in units of 0.0001 of the currency, rounded up.
+func TestCostCEL(t *testing.T) {
+	in := LoadInput(t, "testdata/tenants.in.yaml")
+	prog := costProgram(t, costExpr(render.Render(in)))
 	for _, c := range []struct {
 		model, backend string
 		in, out        uint64
@@ -98,16 +103,7 @@ func TestCostCELModelOverride(t *testing.T) {
 		{Name: "upstream-chat", Routes: []platformv1.ModelRoute{{Provider: "a"}}},
 	}
 	in := render.Input{Platform: p, Facts: facts.Facts{Secrets: facts.Secrets{Credentials: map[string]map[string][]byte{}}}}
-	var expr string
-	for _, c := range render.Render(in).Children {
-		if r, ok := c.Object.(*aigv1b1.AIGatewayRoute); ok {
-			for _, cost := range r.Spec.LLMRequestCosts {
-				if cost.MetadataKey == render.CostMetadataKey {
-					expr = *cost.CEL
-				}
-			}
-		}
-	}
+	expr := costExpr(render.Render(in))
 	prog := costProgram(t, expr)
 	for _, c := range []struct {
 		model, backend string

@@ -35,9 +35,11 @@ import (
 // custom_response 0, api_key_auth 7, jwt_authn 10, ext_proc 100+, rbac 301, ratelimit 303, router 310),
 // with Envoy AI Gateway's processor inserted by its extension server before the first filter of
 // afterExtProcFilterPrefixes (internal/extensionserver/post_translate_modify.go,
-// insertAIGatewayExtProcFilter), a list that holds custom_response: with the 403's responseOverride on the
-// Gateway, the processor is the first filter, ahead of api_key_auth. Either way the rbac filter runs after
-// it, on the route the processor's model header selected.
+// insertAIGatewayExtProcFilter), a list that holds custom_response. With the 403's responseOverride on the
+// Gateway and that default order, the processor would be the first filter, ahead of api_key_auth; so the
+// Tier One EnvoyProxy's filterOrder moves custom_response to just before rbac, and the processor runs after
+// the client's key is checked. Either way the rbac filter runs after it, on the route the processor's
+// model header selected.
 
 // tenantTokens is the usage the fake providers report for the tenants' requests: large enough that the
 // cost has a fraction of a unit to round up (the conformance cases' 13 and 8 tokens cost under 2 units).

@@ -33,7 +33,9 @@ func TestCompare(t *testing.T) {
 		{"past the cap, within the factor", results{Convergence: []convergence{{Models: 50, Ratio: 5.9}}}, "convergence ratio, 50 models", true},
 		{"team models, many reconciles", results{TeamModels: &teamModelsResult{Models: 20, Writes: 75, ModelStatusWrites: 35}}, "other writes per model, team models", true},
 		{"team models, a write loop", results{TeamModels: &teamModelsResult{Models: 20, Writes: 140, ModelStatusWrites: 35}}, "other writes per model, team models", false},
-		{"team models, statuses written three times", results{TeamModels: &teamModelsResult{Models: 20, Writes: 66, ModelStatusWrites: 60}}, "GenAIModel status writes per model, team models", false},
+		{"team models, statuses written three times, no later route patch", results{TeamModels: &teamModelsResult{Models: 20, Routes: 2, Writes: 66, ModelStatusWrites: 60, Requests: map[string]int{"patch aigatewayroutes": 2}}}, "GenAIModel status writes, team models", false},
+		{"team models, a later route patch", results{TeamModels: &teamModelsResult{Models: 20, Routes: 2, Writes: 49, ModelStatusWrites: 43, Requests: map[string]int{"patch aigatewayroutes": 3}}}, "GenAIModel status writes, team models", true},
+		{"team models, a status write loop", results{TeamModels: &teamModelsResult{Models: 20, Routes: 2, Writes: 406, ModelStatusWrites: 400, Requests: map[string]int{"patch aigatewayroutes": 3}}}, "GenAIModel status writes, team models", false},
 	}
 	for _, c := range cases {
 		got, found := verdict(c.r)[c.check]

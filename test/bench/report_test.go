@@ -152,13 +152,19 @@ func (tol tolerances) ratioLimit(baseline float64) float64 {
 	return max(baseline*tol.RatioFactor, tol.RatioCap)
 }
 
-// maxModelStatusWritesPerModel: a team model's status is written when it is attached and once more when
-// its route is accepted. maxOtherWritesPerModel: its route, and the platform's status, written again
-// after a conflict.
-const (
-	maxModelStatusWritesPerModel = 2.0
-	maxOtherWritesPerModel       = 3.0
-)
+// maxOtherWritesPerModel: a team model's route, and the platform's status, written again after a
+// conflict.
+const maxOtherWritesPerModel = 3.0
+
+// maxModelStatusWrites bounds a team-models phase's GenAIModel status writes: each model's status is
+// written when it is attached and when its route is accepted; and each later patch of its route (another
+// model joining it) can make it wait for that generation's acceptance and be Ready again, two writes more.
+// Over all models that is at most 2 x models x (1 + route patches beyond the routes' first). A CI run
+// measured 43 for 20 models in 2 routes patched 3 times, past the 2 per model bound this replaces.
+func maxModelStatusWrites(t *teamModelsResult) int {
+	later := max(0, t.Requests["patch aigatewayroutes"]-t.Routes)
+	return 2 * t.Models * (1 + later)
+}
 
 func writeFile(t interface{ Fatal(...any) }, path string, b []byte) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -224,15 +230,15 @@ func compare(r results, base baselineFile) []check {
 		}
 	}
 	// Team models arrive while the platform reconciles, and how many reconciles they fall into depends on
-	// the timing (the same 20 models took from 25 to 42 writes in all). So both counts are bounded per
-	// model by the design's worst case, each model arriving in a reconcile of its own: its status written
-	// twice (attached, then Ready); and for it, its route (models never move between routes) and the
-	// platform's status, written again after a conflict with a cache that was behind. A write loop goes
-	// past these at once; the steady-state and edit phases catch a write of what did not change.
+	// the timing (the same 20 models took from 25 to 49 writes in all). So both counts are bounded by the
+	// design's worst case (maxModelStatusWrites, maxOtherWritesPerModel): each model arriving in a
+	// reconcile of its own; for it, its route (models never move between routes) and the platform's
+	// status, written again after a conflict with a cache that was behind. A write loop goes past these
+	// at once; the steady-state and edit phases catch a write of what did not change.
 	if t := r.TeamModels; t != nil && t.Models > 0 {
-		perModel := float64(t.ModelStatusWrites) / float64(t.Models)
-		add("GenAIModel status writes per model, team models", perModel <= maxModelStatusWritesPerModel,
-			fmt.Sprintf("%.2f", perModel), fmt.Sprintf("%.2f", maxModelStatusWritesPerModel))
+		limit := maxModelStatusWrites(t)
+		add("GenAIModel status writes, team models", t.ModelStatusWrites <= limit,
+			fmt.Sprint(t.ModelStatusWrites), fmt.Sprintf("%d (2 x %d models x (1 + %d later route patches))", limit, t.Models, limit/(2*t.Models)-1))
 		other := float64(t.Writes-t.ModelStatusWrites) / float64(t.Models)
 		add("other writes per model, team models", other <= maxOtherWritesPerModel,
 			fmt.Sprintf("%.2f", other), fmt.Sprintf("%.2f", maxOtherWritesPerModel))
